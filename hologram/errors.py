@@ -1,0 +1,135 @@
+"""The exception hierarchy of ISA.md §7.5."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+__all__ = [
+    "HologramError", "ProgramError", "AssemblyError", "LaunchConfigError", "ExecutionError",
+    "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
+    "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
+    "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
+    "StepLimitExceeded", "Interrupted",
+]
+
+
+class HologramError(Exception):
+    """Root of every error hologram raises."""
+
+
+class ProgramError(HologramError):
+    """An invalid program (ISA.md §7.4).
+
+    ``index`` is the offending instruction's index (None for label or directive errors) and
+    ``instruction`` its text.
+    """
+
+    def __init__(self, message: str, index: Optional[int] = None,
+                 instruction: Optional[str] = None):
+        self.message = message
+        self.index = index
+        self.instruction = instruction
+        text = message
+        if index is not None:
+            text = f"instruction {index}" + (f" ({instruction})" if instruction else "") + f": {message}"
+        super().__init__(text)
+
+
+class AssemblyError(ProgramError):
+    """Text that cannot be assembled; ``line`` and ``column`` are 1-based."""
+
+    def __init__(self, message: str, line: int, column: int, source: str = ""):
+        self.line = line
+        self.column = column
+        self.source = source
+        ProgramError.__init__(self, message)
+        self.args = (f"line {line}, column {column}: {message}" +
+                     (f"\n    {source}\n    {' ' * (column - 1)}^" if source else ""),)
+
+
+class LaunchConfigError(HologramError, ValueError):
+    """A bad launch configuration or parameter."""
+
+
+class ExecutionError(HologramError):
+    """A fault while running, or a failed host memory operation.
+
+    Lane fields (``block_idx``, ``lane_idx``, ``global_lane_id``, ``pc``, ``instruction``) are
+    None for host operations and interrupts.
+    """
+
+    def __init__(self, message: str, *, block_idx: Optional[Tuple[int, int, int]] = None,
+                 lane_idx: Optional[Tuple[int, int, int]] = None,
+                 global_lane_id: Optional[int] = None, pc: Optional[int] = None,
+                 instruction: Optional[str] = None):
+        self.message = message
+        self.block_idx = block_idx
+        self.lane_idx = lane_idx
+        self.global_lane_id = global_lane_id
+        self.pc = pc
+        self.instruction = instruction
+        text = message
+        if global_lane_id is not None:
+            text = (f"{message} (lane {global_lane_id}: block {block_idx}, lane {lane_idx}; "
+                    f"pc {pc}: {instruction})")
+        super().__init__(text)
+
+
+class OutOfBounds(ExecutionError):
+    """Global or pool access outside its buffer, negative offset, host copy out of range."""
+
+
+class SharedOutOfBounds(OutOfBounds):
+    """Shared-memory access outside [0, shared_memory)."""
+
+
+class InvalidHandle(ExecutionError):
+    """Unknown buffer handle or pool id."""
+
+
+class Misaligned(ExecutionError):
+    """Atomic access that is not naturally aligned."""
+
+
+class TypeMismatch(ExecutionError):
+    """Typed read of a register holding another type."""
+
+
+class UninitializedRegister(ExecutionError):
+    """Read of a never-written register."""
+
+
+class UninitializedPredicate(ExecutionError):
+    """Read of a never-written predicate."""
+
+
+class DivisionByZero(ExecutionError):
+    """Integer DIV or REM by zero."""
+
+
+class CallStackOverflow(ExecutionError):
+    """CALL with 256 return addresses already on the lane's stack."""
+
+
+class CallStackUnderflow(ExecutionError):
+    """RET with an empty call stack."""
+
+
+class BarrierDivergence(ExecutionError):
+    """Lanes of one block waiting at barriers with different ids."""
+
+
+class InvalidCoordinate(ExecutionError):
+    """Atlas class >= 96 or page >= 48."""
+
+
+class AllocationFailed(ExecutionError, MemoryError):
+    """PoolAlloc (or a host allocation) could not allocate."""
+
+
+class StepLimitExceeded(ExecutionError):
+    """A lane would execute more than ``max_steps`` instructions."""
+
+
+class Interrupted(ExecutionError, KeyboardInterrupt):
+    """A launch aborted by Ctrl-C (SIGINT)."""

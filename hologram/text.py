@@ -1,0 +1,465 @@
+"""Assembler and disassembler for the text syntax of ISA.md §8, driven by :data:`isa.SPECS`."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import floats
+from .errors import AssemblyError, ProgramError
+from .isa import (ATOMOP, COND, F64, GADDR, IDENT, IMM, INT_RANGES, LABEL, OPTPRED, PRED, REG,
+                  SADDR, SCOPE, SPECS, SREG, TYPE, U8, U16, U32, U64, BufferOffset, DType,
+                  Instruction, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, SReg,
+                  Spec)
+
+__all__ = ["assemble", "format_instruction", "format_imm", "parse_float_imm"]
+
+# --------------------------------------------------------------------------------------------
+# Immediates (§8.3, §8.4)
+
+_CANONICAL_NAN = {DType.F16: 0x7E00, DType.BF16: 0x7FC0, DType.F32: 0x7FC00000,
+                  DType.F64: 0x7FF8000000000000}
+
+
+def float_to_bits(ty: DType, x: float) -> int:
+    """``cvt.T.f64`` of the f64 ``x``: the bit pattern of type ``ty`` it rounds to."""
+    if math.isnan(x):
+        return _CANONICAL_NAN[ty] | (1 << (ty.bits - 1) if math.copysign(1.0, x) < 0 else 0)
+    if ty == DType.F64:
+        return floats.f64_bits(x)
+    b32 = floats.f32_bits(x)
+    if ty == DType.F32:
+        return b32
+    return floats.round_f16(b32) if ty == DType.F16 else floats.round_bf16(b32)
+
+
+def bits_to_float(ty: DType, bits: int) -> float:
+    """The value of a float bit pattern, exactly, as a Python float."""
+    if ty == DType.F64:
+        return floats.f64_from_bits(bits)
+    if ty == DType.F16:
+        bits = floats.widen_f16(bits)
+    elif ty == DType.BF16:
+        bits = floats.widen_bf16(bits)
+    return floats.f32_from_bits(bits)
+
+
+def parse_float_imm(ty: DType, text: str) -> int:
+    """Bit pattern of a float literal for ``mov_imm.T`` (nearest f64, then ``cvt.T.f64``)."""
+    return float_to_bits(ty, float(text))
+
+
+def format_imm(ty: DType, value: int) -> str:
+    """``mov_imm`` operand as the disassembler prints it (§8.4)."""
+    if ty.is_signed:
+        return str(value - (1 << 64) if value >= 1 << 63 else value)
+    if not ty.is_float:
+        return str(value)
+    if value >= 1 << ty.bits:
+        return str(value)
+    x = bits_to_float(ty, value)
+    if math.isnan(x):
+        sign = 1 << (ty.bits - 1)
+        if value & ~sign == _CANONICAL_NAN[ty]:
+            return "-nan" if value & sign else "nan"
+        return str(value)
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    for digits in range(1, 18):
+        s = f"{x:.{digits}g}"
+        if float_to_bits(ty, float(s)) == value:
+            break
+    if "." not in s and "e" not in s and "inf" not in s:
+        s += ".0"
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Disassembly
+
+
+def _format_field(ins: Instruction, kind: str, value: Any) -> str:
+    if kind == REG:
+        return f"r{value}"
+    if kind in (PRED,):
+        return f"p{value}"
+    if kind == LABEL:
+        return f"@{value}"
+    if kind in (GADDR, SADDR):
+        return str(value)
+    if kind == IMM:
+        return format_imm(ins.ty, value)
+    if kind == F64:
+        return repr(value)
+    if kind == SREG:
+        return value.text
+    return str(value)
+
+
+def format_instruction(ins: Instruction) -> str:
+    """Canonical text of one instruction (the original's Display form, §8.4)."""
+    spec = ins.spec
+    args = ins.args
+
+    def mnemonic_part(m: re.Match) -> str:
+        name = m.group(1)
+        kind = spec.field(name).kind
+        value = args[name]
+        if kind == OPTPRED:
+            return "" if value is None else f".p{value}"
+        if kind == SREG:
+            return value.dtype.text
+        return value.text
+
+    mnemonic = re.sub(r"\{(\w+)\}", mnemonic_part, spec.mnemonic)
+    ops = [_format_field(ins, spec.field(n).kind, args[n]) for n in spec.operands]
+    return mnemonic + (" " + ", ".join(ops) if ops else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Lexer
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t]+)
+  | (?P<num>0[xX][0-9A-Fa-f]+|(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
+  | (?P<word>[%@.]?[A-Za-z_\u03a6][A-Za-z0-9_.$]*)
+  | (?P<punct>[\[\](),:+\-])
+""", re.VERBOSE)
+
+
+class _Tok:
+    __slots__ = ("kind", "text", "col")
+
+    def __init__(self, kind: str, text: str, col: int):
+        self.kind, self.text, self.col = kind, text, col
+
+    def __repr__(self) -> str:
+        return f"{self.text!r}@{self.col}"
+
+
+def _strip_comment(line: str) -> str:
+    cut = len(line)
+    for marker in (";", "//", "#"):
+        i = line.find(marker)
+        if i >= 0:
+            cut = min(cut, i)
+    return line[:cut]
+
+
+class _Line:
+    """Tokens of one source line with a cursor; errors carry line/column."""
+
+    def __init__(self, text: str, lineno: int):
+        self.source = text
+        self.lineno = lineno
+        code = _strip_comment(text)
+        self.toks: List[_Tok] = []
+        pos = 0
+        while pos < len(code):
+            m = _TOKEN.match(code, pos)
+            if not m:
+                raise self.error(f"unexpected character {code[pos]!r}", pos + 1)
+            if m.lastgroup != "ws":
+                self.toks.append(_Tok(m.lastgroup, m.group(), pos + 1))
+            pos = m.end()
+        self.i = 0
+        self.end_col = len(code.rstrip()) + 1
+
+    def error(self, message: str, col: Optional[int] = None) -> AssemblyError:
+        if col is None:
+            col = self.peek().col if self.peek() else self.end_col
+        return AssemblyError(message, self.lineno, col, self.source)
+
+    def peek(self, k: int = 0) -> Optional[_Tok]:
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else None
+
+    def next(self, what: str) -> _Tok:
+        t = self.peek()
+        if t is None:
+            raise self.error(f"expected {what}, got end of line")
+        self.i += 1
+        return t
+
+    def expect(self, punct: str) -> _Tok:
+        t = self.peek()
+        if t is None or t.text != punct:
+            raise self.error(f"expected {punct!r}, got " + (repr(t.text) if t else "end of line"))
+        self.i += 1
+        return t
+
+    def accept(self, punct: str) -> bool:
+        t = self.peek()
+        if t is not None and t.kind == "punct" and t.text == punct:
+            self.i += 1
+            return True
+        return False
+
+    def at_end(self) -> bool:
+        return self.i >= len(self.toks)
+
+    # ---- operand parsers
+
+    def uint(self, what: str, hi: int) -> int:
+        t = self.next(what)
+        if t.kind != "num" or not re.fullmatch(r"0[xX][0-9A-Fa-f]+|\d+", t.text):
+            raise self.error(f"expected {what} (a non-negative integer), got {t.text!r}", t.col)
+        v = int(t.text, 16) if t.text[:2].lower() == "0x" else int(t.text)
+        if v > hi:
+            raise self.error(f"{what} {v} out of range [0, {hi}]", t.col)
+        return v
+
+    def indexed(self, prefix: str, hi: int, what: str) -> int:
+        t = self.next(what)
+        m = re.fullmatch(prefix + r"(\d+)", t.text, re.IGNORECASE) if t.kind == "word" else None
+        if not m or int(m.group(1)) > hi:
+            raise self.error(f"expected {what} ({prefix}0-{prefix}{hi}), got {t.text!r}", t.col)
+        return int(m.group(1))
+
+    def reg(self) -> int:
+        return self.indexed("r", 255, "register")
+
+    def label_ref(self) -> str:
+        t = self.next("label")
+        if t.kind != "word" or not t.text.startswith("@") or not IDENT.match(t.text[1:]):
+            raise self.error(f"expected a label reference '@name', got {t.text!r}", t.col)
+        return t.text[1:]
+
+    def signed_number(self) -> Tuple[str, int]:
+        """An optionally signed number or inf/nan word, returned as text (and its column)."""
+        t = self.next("number")
+        col = t.col
+        sign = ""
+        if t.kind == "punct" and t.text in "+-":
+            sign = t.text
+            t = self.next("number")
+        if t.kind == "num" or (t.kind == "word" and t.text.lower() in ("inf", "infinity", "nan")):
+            return sign + t.text, col
+        raise self.error(f"expected a number, got {t.text!r}", t.col)
+
+    def address(self, shared: bool) -> Any:
+        self.expect("[")
+        t = self.next("address")
+        low = t.text.lower()
+        if t.kind == "word" and re.fullmatch(r"buf\d+", low):
+            handle = int(low[3:])
+            if handle > INT_RANGES[U64]:
+                raise self.error("buffer handle out of range", t.col)
+            offset = self.uint("offset", INT_RANGES[U64]) if self.accept("+") else 0
+            addr: Any = BufferOffset(handle, offset)
+        elif t.kind == "word" and low in ("\u03c6", "phi"):
+            self.expect("(")
+            c = self.uint("class", 255)
+            self.expect(",")
+            p = self.uint("page", 255)
+            self.expect(",")
+            b = self.uint("byte", 255)
+            self.expect(")")
+            addr = PhiCoordinate(c, p, b)
+        elif t.kind == "word" and re.fullmatch(r"r\d+", low):
+            self.i -= 1
+            base = self.reg()
+            if self.accept("+"):
+                nxt = self.peek()
+                if nxt is not None and nxt.kind == "word":
+                    addr = RegisterIndirectComputed(base, self.reg())
+                else:
+                    addr = RegisterIndirect(base, self.uint("offset", 2**31 - 1))
+            elif self.accept("-"):
+                addr = RegisterIndirect(base, -self.uint("offset", 2**31))
+            else:
+                addr = RegisterIndirect(base, 0)
+        else:
+            raise self.error(f"expected an address ([bufN + off], [Φ(c, p, b)], [rN + off] or "
+                             f"[rH + rO]), got {t.text!r}", t.col)
+        self.expect("]")
+        return addr
+
+
+def _parse_imm(line: _Line, ty: DType) -> int:
+    text, col = line.signed_number()
+    body = text.lstrip("+-")
+    is_int = re.fullmatch(r"0[xX][0-9A-Fa-f]+|\d+", body) is not None
+    if is_int and not text.startswith("+"):
+        v = int(body, 16) if body[:2].lower() == "0x" else int(body)
+        if text.startswith("-"):
+            if not ty.is_signed:
+                raise line.error(f"negative immediate not allowed for {ty.text}", col)
+            if v > 2**63:
+                raise line.error("immediate out of range (>= -2^63)", col)
+            return (-v) & (2**64 - 1)
+        if v >= 2**64:
+            raise line.error("immediate out of range (< 2^64)", col)
+        return v
+    if is_int:
+        raise line.error("an integer immediate takes no '+' sign", col)
+    if not ty.is_float:
+        raise line.error(f"float literal not allowed for integer type {ty.text}", col)
+    return parse_float_imm(ty, text)
+
+
+def _parse_operand(line: _Line, spec: Spec, name: str, values: Dict[str, Any]) -> Any:
+    kind = spec.field(name).kind
+    if kind == REG:
+        return line.reg()
+    if kind == PRED:
+        return line.indexed("p", 15, "predicate")
+    if kind == LABEL:
+        return line.label_ref()
+    if kind in (GADDR, SADDR):
+        return line.address(kind == SADDR)
+    if kind == IMM:
+        return _parse_imm(line, values["ty"])
+    if kind == F64:
+        return float(line.signed_number()[0])
+    if kind in (U8, U16, U32, U64):
+        return line.uint(name, INT_RANGES[kind])
+    if kind == SREG:
+        t = line.next("special register")
+        try:
+            return SReg.parse(t.text)
+        except ProgramError:
+            raise line.error(f"expected a special register (%lane.x, %block.y, %gid, ...), "
+                             f"got {t.text!r}", t.col) from None
+    raise AssertionError(kind)
+
+
+_MNEMONIC_CHOICES = {
+    TYPE: "|".join(t.text for t in DType), COND: None, SCOPE: None, ATOMOP: None,
+    SREG: "u32|u64",
+}
+
+
+def _mnemonic_regex(spec: Spec) -> "re.Pattern[str]":
+    from .isa import ENUMS
+
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        kind = spec.field(name).kind
+        if kind == OPTPRED:
+            return rf"(?:\.p(?P<{name}>\d+))?"
+        choices = _MNEMONIC_CHOICES.get(kind) or "|".join(
+            sorted((e.text for e in ENUMS[kind]), key=len, reverse=True))
+        return f"(?P<{name}>{choices})"
+
+    parts = re.split(r"(\{\w+\})", spec.mnemonic)
+    pattern = "".join(repl(re.match(r"\{(\w+)\}", p)) if p.startswith("{") else re.escape(p)
+                      for p in parts)
+    return re.compile(pattern + r"\Z", re.IGNORECASE)
+
+
+_MNEMONICS = [(spec, _mnemonic_regex(spec)) for spec in SPECS]
+
+
+def _parse_instruction(line: _Line) -> Instruction:
+    tok = line.next("instruction")
+    candidates = [(s, m) for s, r in _MNEMONICS if tok.kind == "word" for m in [r.match(tok.text)] if m]
+    if not candidates:
+        raise line.error(f"unknown instruction {tok.text!r}", tok.col)
+    start = line.i
+    best: Optional[AssemblyError] = None
+    for spec, m in candidates:
+        line.i = start
+        try:
+            values: Dict[str, Any] = {}
+            for name, text in m.groupdict().items():
+                kind = spec.field(name).kind
+                if kind == OPTPRED:
+                    if text is not None and int(text) > 15:
+                        raise line.error(f"predicate p{text} out of range (p0-p15)", tok.col)
+                    values[name] = None if text is None else int(text)
+                elif kind == SREG:
+                    values["_sreg_ty"] = DType.parse(text)
+                else:
+                    values[name] = text.lower() if kind != TYPE else DType.parse(text)
+            for k, name in enumerate(spec.operands):
+                if k:
+                    line.expect(",")
+                values[name] = _parse_operand(line, spec, name, values)
+            if not line.at_end():
+                raise line.error(f"unexpected {line.peek().text!r} after the operands")
+            sreg_ty = values.pop("_sreg_ty", None)
+            if sreg_ty is not None and sreg_ty != values["sreg"].dtype:
+                raise line.error(f"{values['sreg'].text} is {values['sreg'].dtype.text}, "
+                                 f"not {sreg_ty.text}", tok.col)
+            try:
+                return Instruction(spec.variant, **values)
+            except ProgramError as e:
+                raise line.error(e.message, tok.col) from None
+        except AssemblyError as e:
+            if best is None or e.column > best.column:
+                best = e
+    assert best is not None
+    raise best
+
+
+def _parse_directive(line: _Line, directives: Dict[str, Any]) -> None:
+    tok = line.next("directive")
+    name = tok.text.lower()
+    if name in directives:
+        raise line.error(f"duplicate directive {name}", tok.col)
+    if name == ".kernel":
+        t = line.next("kernel name")
+        if t.kind != "word" or not IDENT.match(t.text):
+            raise line.error(f"expected a kernel name, got {t.text!r}", t.col)
+        directives[name] = t.text
+    elif name == ".shared":
+        directives[name] = line.uint("shared memory size", 2**64 - 1)
+    elif name == ".block":
+        dims = [line.uint("block extent", 2**32 - 1)]
+        while len(dims) < 3 and line.accept(","):
+            dims.append(line.uint("block extent", 2**32 - 1))
+        directives[name] = tuple(dims + [1] * (3 - len(dims)))
+    else:
+        raise line.error(f"unknown directive {tok.text!r} (.kernel, .block, .shared)", tok.col)
+    if not line.at_end():
+        raise line.error(f"unexpected {line.peek().text!r} after the directive")
+
+
+def assemble(text: str) -> "Program":
+    """Assemble ISA text (ISA.md §8) into a validated :class:`Program`.
+
+    Raises :class:`AssemblyError` (with ``line`` and ``column``) for text that cannot be
+    assembled or a program that fails validation.
+    """
+    from .program import Program
+
+    if not isinstance(text, str):
+        raise TypeError(f"assemble() takes a str, got {type(text).__name__}")
+    instructions: List[Instruction] = []
+    where: List[Tuple[int, int, str]] = []
+    labels: Dict[str, int] = {}
+    directives: Dict[str, Any] = {}
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = _Line(raw[:-1] if raw.endswith("\r") else raw, lineno)
+        while (line.peek() and line.peek().kind == "word" and line.peek(1)
+               and line.peek(1).text == ":"):
+            t = line.next("label")
+            if not IDENT.match(t.text):
+                raise line.error(f"invalid label name {t.text!r}", t.col)
+            if t.text in labels:
+                raise line.error(f"duplicate label {t.text!r}", t.col)
+            labels[t.text] = len(instructions)
+            line.expect(":")
+        if line.at_end():
+            continue
+        if line.peek().text.startswith("."):
+            _parse_directive(line, directives)
+            continue
+        col = line.peek().col
+        instructions.append(_parse_instruction(line))
+        where.append((lineno, col, line.source))
+    program = Program(instructions, labels, name=directives.get(".kernel"),
+                      block=directives.get(".block"), shared_memory=directives.get(".shared"),
+                      validate=False)
+    try:
+        program.validate()
+    except AssemblyError:
+        raise
+    except ProgramError as e:
+        if e.index is not None and e.index < len(where):
+            lineno, col, source = where[e.index]
+            raise AssemblyError(e.message, lineno, col, source) from None
+        raise AssemblyError(e.message, 1, 1, text.split("\n", 1)[0]) from None
+    return program

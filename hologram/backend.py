@@ -1,0 +1,542 @@
+"""Backends: host memory, launch configuration, parameters and the launch path (ISA.md §7).
+
+:class:`CpuBackend` runs programs on the Cython VM; :class:`ReferenceBackend` runs them on the
+pure-Python reference interpreter with the same host interface and the same launch path, so the
+two differ only in the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core, faults
+from .errors import ExecutionError, InvalidHandle, LaunchConfigError, OutOfBounds, ProgramError
+from .isa import DType
+from .program import Program
+from .text import float_to_bits
+
+__all__ = ["LaunchConfig", "LaunchResult", "CpuBackend", "ReferenceBackend", "launch",
+           "effective_num_threads", "openmp_enabled", "BOUNDARY_POOL_BYTES", "CLASS_HANDLE_BASE"]
+
+BOUNDARY_POOL_BYTES = 96 * 48 * 256
+CLASS_BYTES = 48 * 256
+CLASS_HANDLE_BASE = 2**64 - 96
+MAX_EXTENT = 2**31 - 1
+MAX_BLOCK_LANES = 1024
+MAX_SHARED = 2**26
+
+Shape3 = Tuple[int, int, int]
+ShapeArg = Union[int, Sequence[int], None]
+
+
+def openmp_enabled() -> bool:
+    """True if the VM was built with OpenMP (otherwise launches run serially)."""
+    return bool(_core.openmp_enabled())
+
+
+def effective_num_threads(num_threads: Optional[int] = None) -> int:
+    """Resolve a ``num_threads`` argument (ISA.md §7.8).
+
+    None: the OpenMP default, read now (honours OMP_NUM_THREADS and threadpoolctl limits),
+    capped at the CPU count when OMP_NUM_THREADS is unset; n > 0: n; n < 0: max + 1 + n.
+    A build without OpenMP always runs one thread.
+    """
+    if num_threads is not None:
+        if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+            raise ValueError(f"num_threads must be an int or None, got {num_threads!r}")
+        if num_threads == 0:
+            raise ValueError("num_threads=0 is invalid (use None for the default, -1 for all)")
+    if not _core.openmp_enabled():
+        return 1
+    if num_threads is not None:
+        n = int(num_threads)
+        return n if n > 0 else max(1, _core.max_threads() + 1 + n)
+    n = _core.max_threads()
+    if not os.environ.get("OMP_NUM_THREADS"):
+        cpus = getattr(os, "process_cpu_count", os.cpu_count)() or 1
+        n = min(n, cpus)
+    return max(1, n)
+
+
+def _shape3(value: ShapeArg, what: str) -> Optional[Shape3]:
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value),)
+    if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 3:
+        raise LaunchConfigError(f"{what} must be an int or a tuple of 1-3 ints, got {value!r}")
+    dims = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise LaunchConfigError(f"{what} extents must be ints, got {value!r}")
+        dims.append(int(v))
+    return tuple(dims + [1] * (3 - len(dims)))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """Grid and block shapes and the shared-memory size of a launch (ISA.md §7.1).
+
+    Shapes are ints or 1-3 tuples (missing extents are 1). None fields take the defaults: grid
+    (1, 1, 1); block from the program's ``.block``, else (1, 1, 1); shared memory from
+    ``.shared``, else 0.
+    """
+    grid: Optional[Shape3] = None
+    block: Optional[Shape3] = None
+    shared_memory: Optional[int] = None
+
+    def __init__(self, grid: ShapeArg = None, block: ShapeArg = None,
+                 shared_memory: Optional[int] = None):
+        object.__setattr__(self, "grid", _shape3(grid, "grid"))
+        object.__setattr__(self, "block", _shape3(block, "block"))
+        if shared_memory is not None and (isinstance(shared_memory, bool) or
+                                          not isinstance(shared_memory, (int, np.integer))):
+            raise LaunchConfigError(f"shared_memory must be an int, got {shared_memory!r}")
+        object.__setattr__(self, "shared_memory",
+                           None if shared_memory is None else int(shared_memory))
+
+    @classmethod
+    def linear(cls, total: int, block_size: int = 256, shared_memory: Optional[int] = None
+               ) -> "LaunchConfig":
+        """ceil(total / block_size) blocks of block_size lanes (kernels bounds-check)."""
+        if block_size < 1:
+            raise LaunchConfigError(f"block_size must be >= 1, got {block_size}")
+        if total < 0:
+            raise LaunchConfigError(f"total must be >= 0, got {total}")
+        return cls(grid=(total + block_size - 1) // block_size, block=block_size,
+                   shared_memory=shared_memory)
+
+    def resolve(self, program: Optional[Program] = None) -> Tuple[Shape3, Shape3, int]:
+        """Fill in defaults and check the limits; LaunchConfigError if violated."""
+        grid = self.grid or (1, 1, 1)
+        block = self.block or (program.block if program is not None and program.block else None) \
+            or (1, 1, 1)
+        shared = self.shared_memory
+        if shared is None:
+            shared = program.shared_memory if program is not None and \
+                program.shared_memory is not None else 0
+        for g in grid:
+            if not 0 <= g <= MAX_EXTENT:
+                raise LaunchConfigError(f"grid extents must be in [0, 2^31 - 1], got {grid}")
+        for b in block:
+            if not 1 <= b <= MAX_BLOCK_LANES:
+                raise LaunchConfigError(f"block extents must be >= 1, got {block}")
+        if block[0] * block[1] * block[2] > MAX_BLOCK_LANES:
+            raise LaunchConfigError(f"a block has at most {MAX_BLOCK_LANES} lanes, got {block}")
+        if not 0 <= shared <= MAX_SHARED:
+            raise LaunchConfigError(f"shared_memory must be in [0, 2^26], got {shared}")
+        total = grid[0] * grid[1] * grid[2] * block[0] * block[1] * block[2]
+        if total >= 2**63:
+            raise LaunchConfigError(f"a launch has fewer than 2^63 lanes, got {total}")
+        return grid, block, shared
+
+
+@dataclass
+class LaunchResult:
+    """What a launch returns: the resonance accumulator and the thread count used."""
+    resonance: np.ndarray
+    num_threads: int
+
+
+@dataclass
+class Launch:
+    """Everything an engine needs for one launch (built by :meth:`CpuBackend.execute_program`).
+
+    ``reg_init`` lists the parameter registers in ascending order as (register, type, value):
+    integers as Python ints in the type's range, floats as bit patterns. ``buffers`` maps every
+    live handle (host buffers and bound parameters) to a writable uint8 array, 8-byte aligned.
+    """
+    program: Program
+    grid: Shape3
+    block: Shape3
+    shared_memory: int
+    reg_init: List[Tuple[int, DType, int]]
+    buffers: Dict[int, np.ndarray]
+    pools: Any                # _core.PoolTable; pool 0 is the boundary pool
+    max_steps: Optional[int]
+    num_threads: int
+
+
+def _aligned_zeros(nbytes: int) -> np.ndarray:
+    """Zero-filled uint8 array whose data is 8-byte aligned (atomics need natural alignment)."""
+    raw = np.zeros(nbytes + 8, np.uint8)
+    off = (-raw.ctypes.data) % 8
+    return raw[off:off + nbytes]
+
+
+def _byte_view(obj: Any, what: str, writable: bool) -> np.ndarray:
+    """A uint8 view of a C-contiguous buffer-protocol object (zero-copy)."""
+    if isinstance(obj, np.ndarray):
+        if not obj.flags.c_contiguous:
+            raise LaunchConfigError(f"{what}: array is not C-contiguous")
+        if writable and not obj.flags.writeable:
+            raise LaunchConfigError(f"{what}: array is read-only")
+        return obj.reshape(-1).view(np.uint8) if obj.size else np.zeros(0, np.uint8)
+    try:
+        mv = memoryview(obj)
+    except TypeError:
+        raise LaunchConfigError(f"{what}: expected an array or a bytes-like object, "
+                                f"got {type(obj).__name__}") from None
+    if not mv.c_contiguous:
+        raise LaunchConfigError(f"{what}: buffer is not C-contiguous")
+    if writable and mv.readonly:
+        raise LaunchConfigError(f"{what}: buffer is read-only")
+    return np.frombuffer(mv.cast("B") if mv.nbytes else b"", np.uint8) if mv.readonly \
+        else np.frombuffer(mv.cast("B"), np.uint8) if mv.nbytes else np.zeros(0, np.uint8)
+
+
+def _param_register(key: Any) -> int:
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        reg = int(key)
+    elif isinstance(key, str) and key[:1] in "rR" and key[1:].isdigit():
+        reg = int(key[1:])
+    else:
+        raise LaunchConfigError(f"parameter key must be a register ('r5' or 5), got {key!r}")
+    if not 0 <= reg <= 255:
+        raise LaunchConfigError(f"parameter register r{reg} out of range (r0-r255)")
+    return reg
+
+
+_NUMPY_TYPES = {np.dtype(t.numpy): t for t in DType if t != DType.BF16}
+
+
+def _scalar_dtype(value: np.generic) -> DType:
+    if value.dtype.name == "bfloat16":
+        return DType.BF16
+    t = _NUMPY_TYPES.get(value.dtype)
+    if t is None:
+        raise LaunchConfigError(f"no ISA type for numpy scalar of dtype {value.dtype}")
+    return t
+
+
+def typed_scalar(ty: DType, value: Any, what: str = "scalar") -> int:
+    """A typed scalar's register content: ints as Python ints, floats as bit patterns."""
+    if ty.is_int:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise LaunchConfigError(f"{what}: {ty.text} needs an integer, got {value!r}")
+        v = int(value)
+        lo, hi = (-(1 << (ty.bits - 1)), (1 << (ty.bits - 1)) - 1) if ty.is_signed else \
+            (0, (1 << ty.bits) - 1)
+        if not lo <= v <= hi:
+            raise LaunchConfigError(f"{what}: {v} out of range for {ty.text}")
+        return v
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                   np.floating)):
+        raise LaunchConfigError(f"{what}: {ty.text} needs a number, got {value!r}")
+    return float_to_bits(ty, float(value))
+
+
+def _scalar_param(reg: int, value: Any) -> Tuple[int, DType, int]:
+    what = f"parameter r{reg}"
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise LaunchConfigError(f"{what}: a typed scalar is (type, value), got {value!r}")
+        try:
+            ty = DType.parse(value[0])
+        except ProgramError:
+            raise LaunchConfigError(f"{what}: unknown type {value[0]!r}") from None
+        return reg, ty, typed_scalar(ty, value[1], what)
+    ty = _scalar_dtype(value)
+    if ty.is_float:
+        bits = int(np.asarray(value).reshape(1).view(f"u{ty.size}")[0])
+        return reg, ty, bits
+    return reg, ty, int(value)
+
+
+class CpuBackend:
+    """Owns global memory (buffers, the boundary pool, pools) and runs programs on the VM.
+
+    ``num_threads``: the default thread count of this backend's launches (None: the OpenMP
+    default, see :func:`effective_num_threads`). Launches and host memory operations on one
+    backend are serialized; separate backends are independent.
+    """
+
+    engine_name = "vm"
+
+    def __init__(self, num_threads: Optional[int] = None):
+        if num_threads is not None:
+            effective_num_threads(num_threads)          # validate early
+        self.num_threads = num_threads
+        self._lock = threading.RLock()
+        self._next_handle = 1
+        self._buffers: Dict[int, np.ndarray] = {}
+        self.boundary = _aligned_zeros(BOUNDARY_POOL_BYTES)
+        self._pools = _core.PoolTable(self.boundary)
+
+    # ---- buffers
+
+    def allocate_buffer(self, nbytes: int) -> int:
+        """Allocate a zero-filled buffer of ``nbytes`` bytes; returns its handle (1, 2, ...)."""
+        if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+            raise ValueError(f"nbytes must be an int >= 0, got {nbytes!r}")
+        with self._lock:
+            try:
+                arr = _aligned_zeros(int(nbytes))
+            except MemoryError:
+                from .errors import AllocationFailed
+                raise AllocationFailed(f"cannot allocate a buffer of {nbytes} bytes") from None
+            h = self._new_handle()
+            self._buffers[h] = arr
+            return h
+
+    def _new_handle(self) -> int:
+        h = self._next_handle
+        self._next_handle += 1
+        return h
+
+    def free_buffer(self, handle: int) -> None:
+        """Free a buffer; InvalidHandle if unknown, already freed, 0 or a class handle."""
+        with self._lock:
+            if self._buffers.pop(_as_handle(handle), None) is None:
+                raise InvalidHandle(f"invalid buffer handle: {handle}")
+
+    def _buffer(self, handle: int) -> np.ndarray:
+        h = _as_handle(handle)
+        if h == 0:
+            return self.boundary
+        if h >= CLASS_HANDLE_BASE:
+            c = h - CLASS_HANDLE_BASE
+            return self.boundary[c * CLASS_BYTES:(c + 1) * CLASS_BYTES]
+        arr = self._buffers.get(h)
+        if arr is None:
+            raise InvalidHandle(f"invalid buffer handle: {handle}")
+        return arr
+
+    def buffer_size(self, handle: int) -> int:
+        with self._lock:
+            return int(self._buffer(handle).size)
+
+    def buffer_view(self, handle: int) -> np.ndarray:
+        """A writable uint8 numpy view of a buffer (zero-copy)."""
+        with self._lock:
+            return self._buffer(handle)
+
+    def copy_to_buffer(self, handle: int, data: Any, offset: int = 0) -> None:
+        """Copy the bytes of ``data`` (bytes-like or C-contiguous array) into a buffer."""
+        with self._lock:
+            _copy_in(self._buffer(handle), data, offset, f"buffer {handle}")
+
+    def copy_from_buffer(self, handle: int, out: Any, offset: int = 0) -> Any:
+        """Fill ``out`` (writable C-contiguous array or bytearray) from a buffer at ``offset``."""
+        with self._lock:
+            _copy_out(self._buffer(handle), out, offset, f"buffer {handle}")
+            return out
+
+    # ---- pools
+
+    def allocate_pool(self, nbytes: int) -> int:
+        """Allocate a zero-filled pool; returns its id (1, 2, ...)."""
+        if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+            raise ValueError(f"nbytes must be an int >= 0, got {nbytes!r}")
+        with self._lock:
+            pid = self._pools.alloc(int(nbytes))
+            if pid == 0:
+                from .errors import AllocationFailed
+                raise AllocationFailed(f"cannot allocate a pool of {nbytes} bytes")
+            return pid
+
+    def free_pool(self, pool: int) -> None:
+        """Free a pool; InvalidHandle if unknown, already freed or 0 (the boundary pool)."""
+        with self._lock:
+            if not self._pools.free(_as_handle(pool)):
+                raise InvalidHandle(f"invalid pool id: {pool}")
+            self._pools.release_deferred()
+
+    def _pool(self, pool: int) -> np.ndarray:
+        view = self._pools.view(_as_handle(pool))
+        if view is None:
+            raise InvalidHandle(f"invalid pool id: {pool}")
+        return view
+
+    def copy_to_pool(self, pool: int, data: Any, offset: int = 0) -> None:
+        with self._lock:
+            _copy_in(self._pool(pool), data, offset, f"pool {pool}")
+
+    def copy_from_pool(self, pool: int, out: Any, offset: int = 0) -> Any:
+        with self._lock:
+            _copy_out(self._pool(pool), out, offset, f"pool {pool}")
+            return out
+
+    # ---- launches
+
+    def execute_program(self, program: Program, config: Optional[LaunchConfig] = None,
+                        params: Optional[Mapping[Any, Any]] = None, *,
+                        max_steps: Optional[int] = None,
+                        num_threads: Optional[int] = None) -> LaunchResult:
+        """Run ``program`` over the launch's grid of blocks of lanes.
+
+        ``params`` maps registers (``"r1"`` or ``1``) to arrays / bytes-like objects (bound as
+        buffers for this launch; the register receives the handle as u64) or typed scalars
+        (``("u32", 5)`` or a numpy scalar). Raises the fault of the lowest faulting global
+        lane as an :class:`ExecutionError` subclass; Ctrl-C raises :class:`Interrupted`.
+        """
+        if not isinstance(program, Program):
+            raise TypeError(f"expected a Program, got {type(program).__name__}")
+        config = config if config is not None else LaunchConfig()
+        if not isinstance(config, LaunchConfig):
+            raise LaunchConfigError(f"config must be a LaunchConfig, got {config!r}")
+        grid, block, shared = config.resolve(program)
+        if max_steps is not None and (isinstance(max_steps, bool) or
+                                      not isinstance(max_steps, (int, np.integer)) or
+                                      max_steps < 0):
+            raise LaunchConfigError(f"max_steps must be None or an int >= 0, got {max_steps!r}")
+        threads = effective_num_threads(num_threads if num_threads is not None
+                                        else self.num_threads)
+        with self._lock:
+            reg_init, bound, copy_back = self._bind_params(params)
+            buffers = dict(self._buffers)
+            buffers.update(bound)
+            launch = Launch(program, grid, block, shared, reg_init, buffers, self._pools,
+                            None if max_steps is None else int(max_steps), threads)
+            try:
+                resonance, fault = self._run(launch)
+            finally:
+                for dst, tmp in copy_back:
+                    dst[...] = tmp
+                self._pools.release_deferred()
+            if fault is not None:
+                raise_fault(program, grid, block, fault)
+            return LaunchResult(resonance, threads)
+
+    def _bind_params(self, params: Optional[Mapping[Any, Any]]):
+        reg_init: List[Tuple[int, DType, int]] = []
+        bound: Dict[int, np.ndarray] = {}
+        copy_back: List[Tuple[np.ndarray, np.ndarray]] = []
+        if params is None:
+            return reg_init, bound, copy_back
+        if not isinstance(params, Mapping):
+            raise LaunchConfigError(f"params must be a mapping, got {type(params).__name__}")
+        regs = {}
+        for key, value in params.items():
+            reg = _param_register(key)
+            if reg in regs:
+                raise LaunchConfigError(f"register r{reg} given twice in params")
+            regs[reg] = value
+        arrays = []
+        for reg in sorted(regs):
+            value = regs[reg]
+            if isinstance(value, tuple) or isinstance(value, np.generic):
+                reg_init.append(_scalar_param(reg, value))
+                continue
+            if isinstance(value, (bool, int, float, complex)):
+                raise LaunchConfigError(
+                    f"parameter r{reg}: a bare Python {type(value).__name__} is ambiguous; "
+                    f"give a typed scalar such as ('u32', {value!r}) or a numpy scalar")
+            view = _byte_view(value, f"parameter r{reg}", writable=False)
+            arrays.append((reg, value, view))
+        for reg, value, view in arrays:
+            readonly = (not view.flags.writeable) or (
+                isinstance(value, np.ndarray) and not value.flags.writeable)
+            if readonly or view.ctypes.data % 8:
+                tmp = _aligned_zeros(view.size)
+                tmp[...] = view
+                if not readonly:
+                    copy_back.append((view, tmp))
+                view = tmp
+            h = self._new_handle()
+            bound[h] = view
+            reg_init.append((reg, DType.U64, h))
+        reg_init.sort(key=lambda t: t[0])
+        return reg_init, bound, copy_back
+
+    def _run(self, launch: Launch):
+        from . import vm
+        return vm.run(launch)
+
+
+class ReferenceBackend(CpuBackend):
+    """The same backend with the pure-Python reference interpreter as its engine (slow; the
+    oracle the VM is tested against)."""
+
+    engine_name = "reference"
+
+    def _run(self, launch: Launch):
+        from . import reference
+        return reference.run(launch)
+
+
+def _as_handle(h: Any) -> int:
+    if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 0 <= h < 2**64:
+        raise InvalidHandle(f"invalid handle: {h!r}")
+    return int(h)
+
+
+def _check_span(size: int, offset: Any, n: int, what: str) -> int:
+    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
+        raise TypeError(f"offset must be an int, got {offset!r}")
+    offset = int(offset)
+    if offset < 0 or offset + n > size:
+        raise OutOfBounds(f"out of bounds: {n} bytes at offset {offset} of {what} (size {size})")
+    return offset
+
+
+def _copy_in(dst: np.ndarray, data: Any, offset: int, what: str) -> None:
+    src = _byte_view(data, "data", writable=False)
+    off = _check_span(dst.size, offset, src.size, what)
+    dst[off:off + src.size] = src
+
+
+def _copy_out(src: np.ndarray, out: Any, offset: int, what: str) -> None:
+    dst = _byte_view(out, "out", writable=True)
+    off = _check_span(src.size, offset, dst.size, what)
+    dst[...] = src[off:off + dst.size]
+
+
+def lane_coords(gid: int, grid: Shape3, block: Shape3) -> Tuple[Shape3, Shape3]:
+    """(block index, lane index) of a global lane id (ISA.md §7.2)."""
+    per_block = block[0] * block[1] * block[2]
+    b, l = divmod(gid, per_block)
+    gx, gy = grid[0], grid[1]
+    bidx = (b % gx, (b % (gx * gy)) // gx, b // (gx * gy))
+    lidx = (l % block[0], (l // block[0]) % block[1], l // (block[0] * block[1]))
+    return bidx, lidx
+
+
+def raise_fault(program: Program, grid: Shape3, block: Shape3, fault: faults.Fault) -> None:
+    """Raise the ExecutionError subclass for an engine's fault report."""
+    cls = faults.CLASSES[fault.code]
+    assert cls is not None
+    msg = faults.message(fault.code, fault.detail)
+    if fault.code == faults.INTERRUPTED:
+        raise cls(msg)
+    bidx, lidx = lane_coords(fault.lane, grid, block)
+    text = str(program.instructions[fault.pc]) if 0 <= fault.pc < len(program) else "<end>"
+    raise cls(msg, block_idx=bidx, lane_idx=lidx, global_lane_id=fault.lane, pc=fault.pc,
+              instruction=text)
+
+
+_default_backends: Dict[str, CpuBackend] = {}
+_default_lock = threading.Lock()
+
+
+def default_backend(kind: str = "vm") -> CpuBackend:
+    """The process-wide backend used by :func:`launch` when none is given."""
+    with _default_lock:
+        be = _default_backends.get(kind)
+        if be is None:
+            be = _default_backends[kind] = CpuBackend() if kind == "vm" else ReferenceBackend()
+        return be
+
+
+def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
+           shared_memory: Optional[int] = None, params: Optional[Mapping[Any, Any]] = None,
+           max_steps: Optional[int] = None, num_threads: Optional[int] = None,
+           backend: Union[CpuBackend, str, None] = None) -> LaunchResult:
+    """Run ``program`` in one call: ``launch(prog, grid, block, params={...})``.
+
+    ``grid``/``block`` are ints or 1-3 tuples; None takes the defaults (grid 1, the program's
+    ``.block`` and ``.shared``). ``backend`` is a backend object, ``"vm"`` (default) or
+    ``"reference"`` (the pure-Python interpreter); named backends are process-wide.
+    """
+    if backend is None or isinstance(backend, str):
+        kind = backend or "vm"
+        if kind not in ("vm", "reference"):
+            raise ValueError(f"backend must be a backend, 'vm' or 'reference', got {backend!r}")
+        backend = default_backend(kind)
+    return backend.execute_program(program, LaunchConfig(grid, block, shared_memory), params,
+                                   max_steps=max_steps, num_threads=num_threads)

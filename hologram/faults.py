@@ -1,0 +1,88 @@
+"""Run-time fault codes shared by the VM and the reference interpreter.
+
+Engines report a fault as ``Fault(code, global_lane, pc, detail)``; :func:`raise_fault` turns it
+into the exception of ISA.md §7.5 with the same message whichever engine found it. The codes
+are mirrored by the ``cdef enum`` in ``_core.pyx`` (a test checks they agree).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Tuple, Type
+
+from . import errors as E
+from .isa import DType
+
+OK = 0
+UNINIT_REG = 1
+UNINIT_PRED = 2
+TYPE_MISMATCH = 3
+INVALID_HANDLE = 4
+OUT_OF_BOUNDS = 5
+SHARED_OUT_OF_BOUNDS = 6
+MISALIGNED = 7
+DIV_ZERO = 8
+CALL_OVERFLOW = 9
+CALL_UNDERFLOW = 10
+BARRIER_DIVERGENCE = 11
+INVALID_COORDINATE = 12
+ALLOC_FAILED = 13
+STEP_LIMIT = 14
+INTERRUPTED = 15
+
+CLASSES: Tuple[Optional[Type[E.ExecutionError]], ...] = (
+    None, E.UninitializedRegister, E.UninitializedPredicate, E.TypeMismatch, E.InvalidHandle,
+    E.OutOfBounds, E.SharedOutOfBounds, E.Misaligned, E.DivisionByZero, E.CallStackOverflow,
+    E.CallStackUnderflow, E.BarrierDivergence, E.InvalidCoordinate, E.AllocationFailed,
+    E.StepLimitExceeded, E.Interrupted)
+
+SHARED = -1   # the "handle" of shared memory in a Misaligned detail
+
+
+class Fault(NamedTuple):
+    """A lane's fault: code, global lane id, pc and up to five detail integers (see message)."""
+    code: int
+    lane: int
+    pc: int
+    detail: Tuple[int, ...] = ()
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def message(code: int, detail: Tuple[int, ...]) -> str:
+    """Human-readable message of a fault (the exception's ``message``)."""
+    d = tuple(detail) + (0, 0, 0, 0, 0)
+    if code == UNINIT_REG:
+        return f"uninitialized register: r{d[0]}"
+    if code == UNINIT_PRED:
+        return f"uninitialized predicate: p{d[0]}"
+    if code == TYPE_MISMATCH:
+        return f"type mismatch: expected {DType(d[1]).text}, got {DType(d[2]).text}"
+    if code == INVALID_HANDLE:
+        return f"invalid {'pool id' if d[1] else 'buffer handle'}: {d[0] & (2**64 - 1)}"
+    if code == OUT_OF_BOUNDS:
+        return (f"out of bounds: {d[2]} bytes at offset {_signed(d[1])} of "
+                f"{'pool' if d[4] else 'buffer'} {d[0] & (2**64 - 1)} (size {d[3]})")
+    if code == SHARED_OUT_OF_BOUNDS:
+        return f"shared memory out of bounds: {d[1]} bytes at offset {_signed(d[0])} (size {d[2]})"
+    if code == MISALIGNED:
+        where = "shared memory" if d[0] == SHARED else f"buffer {d[0] & (2**64 - 1)}"
+        return f"misaligned atomic: {d[2]} bytes at offset {_signed(d[1])} of {where}"
+    if code == DIV_ZERO:
+        return "division by zero"
+    if code == CALL_OVERFLOW:
+        return "call stack overflow (depth 256)"
+    if code == CALL_UNDERFLOW:
+        return "call stack underflow"
+    if code == BARRIER_DIVERGENCE:
+        return "barrier divergence: lanes of the block wait at different barrier ids"
+    if code == INVALID_COORDINATE:
+        return f"invalid coordinate: {'page' if d[1] else 'class'} {d[0]}"
+    if code == ALLOC_FAILED:
+        return f"pool allocation of {d[0]} bytes failed"
+    if code == STEP_LIMIT:
+        return f"step limit exceeded (max_steps={d[0]})"
+    if code == INTERRUPTED:
+        return "launch interrupted"
+    return f"fault {code}"

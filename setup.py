@@ -95,7 +95,8 @@ DIRECTIVES = {
 
 setup(
     ext_modules=cythonize(
-        [Extension("hologram._core", ["hologram/_core.pyx"])],
+        [Extension("hologram._core", ["hologram/_core.pyx"], include_dirs=["hologram"],
+                   depends=["hologram/_vmhelpers.h", "hologram/_openmp.pxd"])],
         compiler_directives=DIRECTIVES,
         build_dir="build",
         annotate=_flag("HOLOGRAM_ANNOTATE"),

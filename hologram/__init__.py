@@ -1,5 +1,32 @@
-"""hologram: run Atlas ISA kernels on CPU cores."""
-from .errors import *  # noqa: F401,F403
+"""hologram: run Atlas ISA kernels (a PTX-like instruction set) on CPU cores.
+
+Quick start::
+
+    import numpy as np, hologram as hg
+    prog = hg.assemble(VECTOR_ADD_SOURCE)
+    hg.launch(prog, grid=4, block=256, params={"r1": a, "r2": b, "r3": c, "r4": ("u64", n)})
+"""
+
+from .backend import (CpuBackend, LaunchConfig, LaunchResult, ReferenceBackend,
+                      effective_num_threads, launch, openmp_enabled)
+from .errors import (AllocationFailed, AssemblyError, BarrierDivergence, CallStackOverflow,
+                     CallStackUnderflow, DivisionByZero, ExecutionError, HologramError,
+                     Interrupted, InvalidCoordinate, InvalidHandle, LaunchConfigError,
+                     Misaligned, OutOfBounds, ProgramError, SharedOutOfBounds,
+                     StepLimitExceeded, TypeMismatch, UninitializedPredicate,
+                     UninitializedRegister)
 from .isa import DType, Instruction
 from .program import Program
 from .text import assemble
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "assemble", "Program", "Instruction", "DType", "CpuBackend", "ReferenceBackend",
+    "LaunchConfig", "LaunchResult", "launch", "openmp_enabled", "effective_num_threads",
+    "HologramError", "ProgramError", "AssemblyError", "LaunchConfigError", "ExecutionError",
+    "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
+    "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
+    "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
+    "StepLimitExceeded", "Interrupted", "__version__",
+]

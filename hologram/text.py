@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from typing import Any, Dict, List, Optional, Tuple
@@ -66,13 +67,39 @@ def format_imm(ty: DType, value: int) -> str:
         return str(value)
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    # Shortest: for each digit count, try the correctly rounded decimal, then the ones just
+    # below and above it (the nearest is not always inside the rounding interval, e.g. at
+    # powers of two, where the interval is asymmetric).
+    exact = decimal.Decimal(x)
     for digits in range(1, 18):
-        s = f"{x:.{digits}g}"
-        if float_to_bits(ty, float(s)) == value:
-            break
-    if "." not in s and "e" not in s and "inf" not in s:
-        s += ".0"
-    return s
+        quantum = decimal.Decimal(1).scaleb(exact.adjusted() - digits + 1)
+        for rounding in (decimal.ROUND_HALF_EVEN, decimal.ROUND_FLOOR, decimal.ROUND_CEILING):
+            cand = exact.quantize(quantum, rounding=rounding, context=_DEC_CTX)
+            if float_to_bits(ty, float(cand)) == value:
+                return _format_g(cand, digits)
+    raise AssertionError(f"no decimal literal for {ty.text} {value:#x}")  # pragma: no cover
+
+
+_DEC_CTX = decimal.Context(prec=60, Emin=-9999, Emax=9999)
+
+
+def _format_g(d: "decimal.Decimal", precision: int) -> str:
+    """A nonzero Decimal as Python's ``format(x, f'.{precision}g')`` would print it, plus
+    ``.0`` when that has neither ``.`` nor an exponent."""
+    sign, digit_tuple, exp = d.as_tuple()
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    exp10 = exp + len(digits) - 1            # exponent of the leading digit
+    digits = digits.rstrip("0")
+    if -4 <= exp10 < precision:              # fixed notation
+        if exp10 >= 0:
+            s = digits[:exp10 + 1].ljust(exp10 + 1, "0") + "." + (digits[exp10 + 1:] or "0")
+        else:
+            s = "0." + "0" * (-exp10 - 1) + digits
+    else:
+        s = digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + f"e{exp10:+03d}"
+    return ("-" if sign else "") + s
 
 
 # --------------------------------------------------------------------------------------------

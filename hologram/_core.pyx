@@ -1,0 +1,1670 @@
+# cython: language_level=3
+"""The hologram VM: runs lowered Atlas ISA programs over blocks of lanes.
+
+Execution model (see hologram/vm.py for the lowering that feeds it):
+
+* A launch is split into blocks. OpenMP threads claim chunks of consecutive blocks from an
+  atomic counter; each thread owns the blocks it claimed and writes only their state, so the
+  memory path takes no lock (plain accesses are direct loads/stores, atomics are CAS loops).
+* Inside a block, lanes run SIMT-style: the lanes that share the lowest pc form a *group* and
+  one instruction is executed for the whole group (structure-of-arrays registers), until the
+  group diverges (a branch splits it), reaches the pc of other waiting lanes (they merge),
+  waits at a barrier or ends.
+* Register reads are type-checked by a per-instruction list of checks computed at lowering
+  (first failed read faults, in field order); then the instruction's operation runs with no
+  further tag tests. Faults end only the faulting lane; each thread remembers its lowest
+  faulting global lane and the launch reports the lowest of all.
+* Nothing in the loop touches Python objects; only the master thread takes the GIL, every
+  ~50 ms, to let Ctrl-C through (PyErr_CheckSignals), and it keeps polling after its own
+  blocks are done until the other threads finish.
+"""
+
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memset
+from libc.stdlib cimport calloc, free, malloc
+from libc.math cimport (expf, exp, logf, log, log2f, log2, log10f, log10, sqrtf, sqrt, sinf,
+                        sin, cosf, cos, tanf, tan, tanhf, tanh, powf, pow, fmaf, fma, trunc,
+                        isnan, signbit)
+from cython.parallel cimport parallel, threadid
+
+import numpy as np
+
+from ._openmp cimport HOLOGRAM_HAVE_OPENMP, omp_get_max_threads, omp_get_num_threads
+
+cdef extern from "_vmhelpers.h" nogil:
+    float hg_f32(uint64_t b)
+    uint64_t hg_f32_bits(float f)
+    double hg_f64(uint64_t b)
+    uint64_t hg_f64_bits(double d)
+    uint32_t hg_round_f16(uint32_t x)
+    uint32_t hg_round_bf16(uint32_t x)
+    uint32_t hg_widen_f16(uint32_t h)
+    uint32_t hg_cas32(void* p, uint32_t expected, uint32_t desired)
+    uint64_t hg_cas64(void* p, uint64_t expected, uint64_t desired)
+    uint32_t hg_load32(void* p)
+    uint64_t hg_load64(void* p)
+    int64_t hg_atomic_min_i64(int64_t* p, int64_t v)
+    int hg_atomic_load_int(int* p)
+    void hg_atomic_store_int(int* p, int v)
+    int64_t hg_fetch_add_i64(int64_t* p, int64_t v)
+    int hg_fetch_add_int(int* p, int v)
+    int64_t hg_atomic_load_i64(int64_t* p)
+    void hg_spin_pause()
+    double hg_now()
+    void hg_sleep_us(int us)
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals()
+    void PyErr_Clear()
+
+# ---------------------------------------------------------------------------------------------
+# Constants shared with hologram/vm.py (exported below as OPCODES / LAYOUT / FAULT_CODES)
+
+cdef enum:
+    NCOL = 16
+    C_OP = 0        # opcode
+    C_TY = 1        # type (CVT: source type)
+    C_TY2 = 2       # CVT destination type, SETcc condition, atomic op, MOV_SREG register
+    C_DST = 3       # destination slot or predicate
+    C_A = 4         # first source slot / predicate
+    C_B = 5
+    C_C = 6
+    C_IMM = 7       # immediate: value, jump target, count, id, size, ...
+    C_AMODE = 8     # address mode (AM_*)
+    C_AX = 9        # address: handle immediate or handle slot
+    C_AY = 10       # address: offset immediate or offset slot
+    C_CHK0 = 11     # first entry in the checks table
+    C_CHKN = 12     # number of checks
+    C_SH = 13       # 64 - bits of the type (integer canonical form)
+    C_SH2 = 14      # same for CVT's destination type
+    C_PRED = 15     # BRA: predicate index or -1
+
+cdef enum:
+    AM_NONE = 0
+    AM_IMM = 1      # handle and offset immediates (BufferOffset, Φ)
+    AM_REG_IMM = 2  # handle register + i32 immediate offset (RegisterIndirect)
+    AM_REG_REG = 3  # handle register + offset register (RegisterIndirectComputed)
+
+cdef enum Op:
+    OP_LDG, OP_STG, OP_LDS, OP_STS, OP_MOV, OP_MOV_IMM, OP_MOV_SREG, OP_CVT,
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_REM, OP_MAD, OP_FMA, OP_MIN, OP_MAX, OP_ABS, OP_NEG,
+    OP_AND, OP_OR, OP_XOR, OP_NOT, OP_SHL, OP_SHR, OP_SETCC, OP_SEL,
+    OP_BRA, OP_CALL, OP_RET, OP_LOOP, OP_EXIT, OP_BARSYNC, OP_MEMFENCE,
+    OP_REDUCE_ADD, OP_REDUCE_MIN, OP_REDUCE_MAX, OP_REDUCE_MUL,
+    OP_EXP, OP_LOG, OP_LOG2, OP_LOG10, OP_SQRT, OP_RSQRT, OP_SIN, OP_COS, OP_TAN, OP_TANH,
+    OP_SIGMOID, OP_POW,
+    OP_ATOM, OP_ATOM_CAS, OP_ATOMS, OP_ATOMS_CAS,
+    OP_POOL_ALLOC, OP_POOL_FREE, OP_POOL_LOAD, OP_POOL_STORE,
+    OP_CLS_GET, OP_MIRROR, OP_UNITY_TEST, OP_NBR_COUNT, OP_NBR_GET, OP_RES_ACCUM,
+    OP_PHASE_GET, OP_PHASE_ADV, OP_BOUND_MAP
+
+cdef enum:
+    T_I8, T_I16, T_I32, T_I64, T_U8, T_U16, T_U32, T_U64, T_F16, T_BF16, T_F32, T_F64
+
+cdef enum:   # conditions
+    CC_EQ, CC_NE, CC_LT, CC_LE, CC_GT, CC_GE, CC_LTU, CC_LEU, CC_GTU, CC_GEU
+
+cdef enum:   # atomic ops
+    AO_ADD, AO_MIN, AO_MAX, AO_EXCH, AO_AND, AO_OR, AO_XOR, AO_CAS
+
+cdef enum:   # fault codes (hologram/faults.py)
+    F_OK, F_UNINIT_REG, F_UNINIT_PRED, F_TYPE_MISMATCH, F_INVALID_HANDLE, F_OUT_OF_BOUNDS,
+    F_SHARED_OOB, F_MISALIGNED, F_DIV_ZERO, F_CALL_OVERFLOW, F_CALL_UNDERFLOW,
+    F_BARRIER_DIVERGENCE, F_INVALID_COORDINATE, F_ALLOC_FAILED, F_STEP_LIMIT, F_INTERRUPTED
+
+cdef enum:   # lane states
+    RUNNING = 0
+    WAITING = 1
+    DONE = 2
+
+cdef enum:
+    CALL_DEPTH = 256
+    PHASE_MOD = 768
+    CLASS_BYTES = 12288
+    BOUNDARY_BYTES = 1179648
+    POLL_LANE_STEPS = 1 << 16     # lane-instructions between two looks at the abort flag
+
+cdef uint64_t CLASS_HANDLE_BASE = 0xFFFFFFFFFFFFFFA0ULL   # 2^64 - 96
+cdef double SIGNAL_INTERVAL = 0.02                         # seconds between Ctrl-C checks
+
+OPCODES = {
+    "LDG": OP_LDG, "STG": OP_STG, "LDS": OP_LDS, "STS": OP_STS, "MOV": OP_MOV,
+    "MOV_IMM": OP_MOV_IMM, "MOV_SREG": OP_MOV_SREG, "CVT": OP_CVT, "ADD": OP_ADD,
+    "SUB": OP_SUB, "MUL": OP_MUL, "DIV": OP_DIV, "REM": OP_REM, "MAD": OP_MAD, "FMA": OP_FMA,
+    "MIN": OP_MIN, "MAX": OP_MAX, "ABS": OP_ABS, "NEG": OP_NEG, "AND": OP_AND, "OR": OP_OR,
+    "XOR": OP_XOR, "NOT": OP_NOT, "SHL": OP_SHL, "SHR": OP_SHR, "SETcc": OP_SETCC,
+    "SEL": OP_SEL, "BRA": OP_BRA, "CALL": OP_CALL, "RET": OP_RET, "LOOP": OP_LOOP,
+    "EXIT": OP_EXIT, "BarSync": OP_BARSYNC, "MemFence": OP_MEMFENCE,
+    "ReduceAdd": OP_REDUCE_ADD, "ReduceMin": OP_REDUCE_MIN, "ReduceMax": OP_REDUCE_MAX,
+    "ReduceMul": OP_REDUCE_MUL, "EXP": OP_EXP, "LOG": OP_LOG, "LOG2": OP_LOG2,
+    "LOG10": OP_LOG10, "SQRT": OP_SQRT, "RSQRT": OP_RSQRT, "SIN": OP_SIN, "COS": OP_COS,
+    "TAN": OP_TAN, "TANH": OP_TANH, "SIGMOID": OP_SIGMOID, "POW": OP_POW, "ATOM": OP_ATOM,
+    "ATOM_CAS": OP_ATOM_CAS, "ATOMS": OP_ATOMS, "ATOMS_CAS": OP_ATOMS_CAS,
+    "PoolAlloc": OP_POOL_ALLOC, "PoolFree": OP_POOL_FREE, "PoolLoad": OP_POOL_LOAD,
+    "PoolStore": OP_POOL_STORE, "ClsGet": OP_CLS_GET, "MIRROR": OP_MIRROR,
+    "UnityTest": OP_UNITY_TEST, "NbrCount": OP_NBR_COUNT, "NbrGet": OP_NBR_GET,
+    "ResAccum": OP_RES_ACCUM, "PhaseGet": OP_PHASE_GET, "PhaseAdv": OP_PHASE_ADV,
+    "BoundMap": OP_BOUND_MAP,
+}
+LAYOUT = dict(NCOL=NCOL, C_OP=C_OP, C_TY=C_TY, C_TY2=C_TY2, C_DST=C_DST, C_A=C_A, C_B=C_B,
+              C_C=C_C, C_IMM=C_IMM, C_AMODE=C_AMODE, C_AX=C_AX, C_AY=C_AY, C_CHK0=C_CHK0,
+              C_CHKN=C_CHKN, C_SH=C_SH, C_SH2=C_SH2, C_PRED=C_PRED, AM_NONE=AM_NONE,
+              AM_IMM=AM_IMM, AM_REG_IMM=AM_REG_IMM, AM_REG_REG=AM_REG_REG, AO_CAS=AO_CAS)
+FAULT_CODES = dict(OK=F_OK, UNINIT_REG=F_UNINIT_REG, UNINIT_PRED=F_UNINIT_PRED,
+                   TYPE_MISMATCH=F_TYPE_MISMATCH, INVALID_HANDLE=F_INVALID_HANDLE,
+                   OUT_OF_BOUNDS=F_OUT_OF_BOUNDS, SHARED_OUT_OF_BOUNDS=F_SHARED_OOB,
+                   MISALIGNED=F_MISALIGNED, DIV_ZERO=F_DIV_ZERO, CALL_OVERFLOW=F_CALL_OVERFLOW,
+                   CALL_UNDERFLOW=F_CALL_UNDERFLOW, BARRIER_DIVERGENCE=F_BARRIER_DIVERGENCE,
+                   INVALID_COORDINATE=F_INVALID_COORDINATE, ALLOC_FAILED=F_ALLOC_FAILED,
+                   STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED)
+
+
+def openmp_enabled():
+    """True if this module was compiled with OpenMP."""
+    return bool(HOLOGRAM_HAVE_OPENMP)
+
+
+def max_threads():
+    """omp_get_max_threads(), read now (honours OMP_NUM_THREADS and threadpoolctl)."""
+    return omp_get_max_threads()
+
+
+# ---------------------------------------------------------------------------------------------
+# Pools: a table that lanes of a running launch can grow and read without locks.
+#
+# Pool ids are dense (1, 2, 3 ...; 0 is the boundary pool), so an id indexes the table directly.
+# Entries live in fixed-size chunks that never move: readers check `id < count` (acquire) and
+# the entry's state. Allocation and free take a small spin lock (they are rare); memory of pools
+# freed during a launch is released only after it (release_deferred), so racing readers are safe.
+
+cdef enum:
+    POOL_CHUNK_BITS = 10
+    POOL_CHUNK = 1 << 10
+    POOL_MAX_CHUNKS = 1 << 16
+    POOL_LIVE = 1
+    POOL_FREED = 2
+    POOL_RELEASED = 3
+
+cdef struct PoolEntry:
+    uint8_t* ptr
+    uint64_t size
+    int state
+
+cdef struct PoolsC:
+    PoolEntry** chunks
+    int64_t count            # ids < count are published
+    int lock
+    int64_t* pending         # freed ids whose memory is not yet released
+    int64_t npending, cap_pending
+
+
+cdef inline void pools_lock(PoolsC* p) noexcept nogil:
+    while hg_cas32(&p.lock, 0, 1) != 0:
+        hg_spin_pause()
+
+
+cdef inline void pools_unlock(PoolsC* p) noexcept nogil:
+    hg_atomic_store_int(&p.lock, 0)
+
+
+cdef inline PoolEntry* pools_get(PoolsC* p, uint64_t pid) noexcept nogil:
+    """The live entry of a pool id, or NULL."""
+    if pid >= <uint64_t>hg_atomic_load_i64(&p.count):
+        return NULL
+    cdef PoolEntry* e = &p.chunks[pid >> POOL_CHUNK_BITS][pid & (POOL_CHUNK - 1)]
+    if hg_atomic_load_int(&e.state) != POOL_LIVE:
+        return NULL
+    return e
+
+
+cdef uint64_t pools_alloc(PoolsC* p, uint64_t size) noexcept nogil:
+    """Allocate a zero-filled pool; its id, or 0 if memory or ids ran out."""
+    cdef uint64_t pid
+    cdef uint8_t* mem
+    cdef PoolEntry* chunk
+    if size > (<uint64_t>1 << 48):
+        return 0
+    mem = <uint8_t*>calloc(size if size else 1, 1)
+    if mem == NULL:
+        return 0
+    pools_lock(p)
+    pid = <uint64_t>p.count
+    if (pid >> POOL_CHUNK_BITS) >= POOL_MAX_CHUNKS:
+        pools_unlock(p)
+        free(mem)
+        return 0
+    if p.chunks[pid >> POOL_CHUNK_BITS] == NULL:
+        chunk = <PoolEntry*>calloc(POOL_CHUNK, sizeof(PoolEntry))
+        if chunk == NULL:
+            pools_unlock(p)
+            free(mem)
+            return 0
+        p.chunks[pid >> POOL_CHUNK_BITS] = chunk
+    cdef PoolEntry* e = &p.chunks[pid >> POOL_CHUNK_BITS][pid & (POOL_CHUNK - 1)]
+    e.ptr = mem
+    e.size = size
+    hg_atomic_store_int(&e.state, POOL_LIVE)
+    hg_fetch_add_i64(&p.count, 1)
+    pools_unlock(p)
+    return pid
+
+
+cdef int pools_free(PoolsC* p, uint64_t pid) noexcept nogil:
+    """Mark a pool freed (its memory is released later); 0 if it was not live or is pool 0."""
+    cdef PoolEntry* e
+    cdef int64_t* grown
+    if pid == 0:
+        return 0
+    e = pools_get(p, pid)
+    if e == NULL or hg_cas32(&e.state, POOL_LIVE, POOL_FREED) != POOL_LIVE:
+        return 0
+    pools_lock(p)
+    if p.npending == p.cap_pending:
+        grown = <int64_t*>malloc(sizeof(int64_t) * (p.cap_pending * 2 + 16))
+        if grown != NULL:
+            if p.pending != NULL:
+                memcpy(grown, p.pending, sizeof(int64_t) * p.npending)
+                free(p.pending)
+            p.pending = grown
+            p.cap_pending = p.cap_pending * 2 + 16
+    if p.npending < p.cap_pending:   # else the memory stays allocated until the table dies
+        p.pending[p.npending] = pid
+        p.npending += 1
+    pools_unlock(p)
+    return 1
+
+
+cdef class PoolTable:
+    """The pools of one backend (ISA.md §4.4); pool 0 is the boundary pool array given."""
+    cdef PoolsC p
+    cdef object boundary
+
+    def __cinit__(self, boundary):
+        cdef uint8_t[::1] mv = boundary
+        self.boundary = boundary
+        self.p.chunks = <PoolEntry**>calloc(POOL_MAX_CHUNKS, sizeof(PoolEntry*))
+        self.p.chunks[0] = <PoolEntry*>calloc(POOL_CHUNK, sizeof(PoolEntry))
+        if self.p.chunks == NULL or self.p.chunks[0] == NULL:
+            raise MemoryError("cannot allocate the pool table")
+        self.p.chunks[0][0].ptr = &mv[0]
+        self.p.chunks[0][0].size = mv.shape[0]
+        self.p.chunks[0][0].state = POOL_LIVE
+        self.p.count = 1
+
+    def __dealloc__(self):
+        cdef int64_t i, j
+        if self.p.chunks == NULL:
+            return
+        for i in range(POOL_MAX_CHUNKS):
+            if self.p.chunks[i] == NULL:
+                continue
+            for j in range(POOL_CHUNK):
+                if (i or j) and self.p.chunks[i][j].state in (POOL_LIVE, POOL_FREED):
+                    free(self.p.chunks[i][j].ptr)
+            free(self.p.chunks[i])
+        free(self.p.chunks)
+        free(self.p.pending)
+
+    def alloc(self, uint64_t size):
+        """Allocate a zero-filled pool of ``size`` bytes; its id, or 0 on failure."""
+        return pools_alloc(&self.p, size)
+
+    def free(self, uint64_t pid):
+        """Free a pool; False if the id is unknown, already freed or 0."""
+        return bool(pools_free(&self.p, pid))
+
+    def release_deferred(self):
+        """Release the memory of freed pools (call only when no launch is running)."""
+        cdef int64_t k, pid
+        cdef PoolEntry* e
+        for k in range(self.p.npending):
+            pid = self.p.pending[k]
+            e = &self.p.chunks[pid >> POOL_CHUNK_BITS][pid & (POOL_CHUNK - 1)]
+            free(e.ptr)
+            e.ptr = NULL
+            e.state = POOL_RELEASED
+        self.p.npending = 0
+
+    def view(self, uint64_t pid):
+        """A writable uint8 numpy view of a live pool, or None."""
+        cdef PoolEntry* e = pools_get(&self.p, pid)
+        if e == NULL:
+            return None
+        if pid == 0:
+            return self.boundary
+        if e.size == 0:
+            return np.zeros(0, np.uint8)
+        return np.asarray(<uint8_t[:e.size]>e.ptr)
+
+    def __len__(self):
+        """Number of ids handed out so far (including the boundary pool)."""
+        return self.p.count
+
+
+# ---------------------------------------------------------------------------------------------
+# Launch state
+
+cdef struct Ctx:
+    const int64_t* code
+    int64_t ncode
+    const int32_t* checks        # rows of 4: kind (0 register, 1 predicate), slot/pred, type, reg
+    int64_t nslots
+    int64_t L                    # lanes per block
+    int64_t Bx, By, Bz, gx, gy, gz
+    int64_t nblocks
+    int64_t shared_size
+    int has_max_steps
+    uint64_t max_steps
+    int64_t nbufs                # sorted handle table
+    const uint64_t* buf_handle
+    uint8_t** buf_ptr
+    const uint64_t* buf_size
+    uint8_t* boundary
+    PoolsC* pools
+    int64_t ninit                # parameter registers
+    const int64_t* init_slot
+    const uint8_t* init_tag
+    const uint64_t* init_val
+    int64_t sreg_slot[4]         # slots of r252..r255, -1 if the program never names them
+    const uint8_t* mirror
+    const uint8_t* degree
+    const uint8_t* nbrs          # 96 x 6
+    int uses_calls
+    int abort                    # set to stop every thread (interrupt)
+    int interrupted
+    int64_t next_block           # next unclaimed block (atomic)
+    int64_t chunk                # blocks claimed at a time
+    int64_t min_fault_block      # lowest block known to hold a fault (atomic)
+    int active                   # threads still working (atomic)
+    int nthreads                 # threads asked for
+
+
+cdef struct Worker:
+    uint64_t* regs               # nslots x L (structure of arrays)
+    uint8_t* tags                # nslots x L: 0 uninitialized, else type + 1
+    uint8_t* preds               # 16 x L: 0 uninitialized, 1 false, 2 true
+    int32_t* pc
+    uint8_t* state
+    int32_t* barid
+    int32_t* cstack              # L x CALL_DEPTH (only if the program calls)
+    int32_t* csp
+    uint32_t* phase
+    uint64_t* steps
+    int32_t* group
+    uint8_t* shared
+    double* res                  # 96 resonance sums of this thread
+    int64_t block, bx, by, bz, base_gid
+    int dirty                    # a lane of the current group faulted
+    int64_t fault_gid            # lowest faulting global lane seen by this thread (-1: none)
+    int64_t fault_code, fault_pc
+    int64_t fault_detail[5]
+    int64_t budget
+    int is_master
+    double next_signal_check
+
+
+cdef inline void fault(Worker* w, int lane, int64_t pc, int code, int64_t d0=0, int64_t d1=0,
+                       int64_t d2=0, int64_t d3=0, int64_t d4=0) noexcept nogil:
+    """End a lane with a fault, remembering it if it is the lowest global lane so far."""
+    cdef int64_t gid = w.base_gid + lane
+    w.state[lane] = DONE
+    w.dirty = 1
+    if w.fault_gid < 0 or gid < w.fault_gid:
+        w.fault_gid = gid
+        w.fault_code = code
+        w.fault_pc = pc
+        w.fault_detail[0] = d0
+        w.fault_detail[1] = d1
+        w.fault_detail[2] = d2
+        w.fault_detail[3] = d3
+        w.fault_detail[4] = d4
+
+
+cdef inline int compact(Worker* w, int32_t* g, int n) noexcept nogil:
+    """Drop the lanes of a group that faulted."""
+    cdef int i, m = 0
+    for i in range(n):
+        if w.state[g[i]] == RUNNING:
+            g[m] = g[i]
+            m += 1
+    w.dirty = 0
+    return m
+
+
+# ---------------------------------------------------------------------------------------------
+# Value helpers: integers are kept sign- or zero-extended to 64 bits ("canonical"), floats as
+# their bit patterns. f16/bf16 arithmetic goes through f32 (ISA.md §2).
+
+cdef inline uint64_t canon(uint64_t v, int sh, bint sgn) noexcept nogil:
+    if sgn:
+        return <uint64_t>((<int64_t>(v << sh)) >> sh)
+    return (v << sh) >> sh
+
+
+cdef inline bint is_signed(int ty) noexcept nogil:
+    return ty <= T_I64
+
+
+cdef inline float ld_f(int ty, uint64_t b) noexcept nogil:
+    if ty == T_F32:
+        return hg_f32(b)
+    if ty == T_F16:
+        return hg_f32(hg_widen_f16(<uint32_t>b))
+    return hg_f32(<uint32_t>(b << 16))
+
+
+cdef inline uint64_t st_f(int ty, float f) noexcept nogil:
+    if ty == T_F32:
+        return hg_f32_bits(f)
+    if ty == T_F16:
+        return hg_round_f16(<uint32_t>hg_f32_bits(f))
+    return hg_round_bf16(<uint32_t>hg_f32_bits(f))
+
+
+cdef inline float fminf_isa(float a, float b) noexcept nogil:
+    if isnan(a):
+        return b
+    if isnan(b):
+        return a
+    if a < b:
+        return a
+    if b < a:
+        return b
+    return a if signbit(a) else b
+
+
+cdef inline float fmaxf_isa(float a, float b) noexcept nogil:
+    if isnan(a):
+        return b
+    if isnan(b):
+        return a
+    if a > b:
+        return a
+    if b > a:
+        return b
+    return b if signbit(a) else a
+
+
+cdef inline double fmin_isa(double a, double b) noexcept nogil:
+    if isnan(a):
+        return b
+    if isnan(b):
+        return a
+    if a < b:
+        return a
+    if b < a:
+        return b
+    return a if signbit(a) else b
+
+
+cdef inline double fmax_isa(double a, double b) noexcept nogil:
+    if isnan(a):
+        return b
+    if isnan(b):
+        return a
+    if a > b:
+        return a
+    if b > a:
+        return b
+    return b if signbit(a) else a
+
+
+cdef inline int type_bits(int ty) noexcept nogil:
+    if ty == T_I8 or ty == T_U8:
+        return 8
+    if ty == T_I16 or ty == T_U16 or ty == T_F16 or ty == T_BF16:
+        return 16
+    if ty == T_I32 or ty == T_U32 or ty == T_F32:
+        return 32
+    return 64
+
+
+cdef inline uint64_t int_binop(int op, uint64_t x, uint64_t y, int ty, int sh) noexcept nogil:
+    """ADD ... SHR on canonical integers (DIV/REM zero checks are done by the caller)."""
+    cdef bint sgn = ty <= T_I64
+    cdef int64_t sx = <int64_t>x, sy = <int64_t>y
+    cdef uint64_t r
+    if op == OP_ADD:
+        r = x + y
+    elif op == OP_SUB:
+        r = x - y
+    elif op == OP_MUL:
+        r = x * y
+    elif op == OP_DIV:
+        if sgn:
+            r = (0 - x) if sy == -1 else <uint64_t>(sx / sy)
+        else:
+            r = x / y
+    elif op == OP_REM:
+        if sgn:
+            r = 0 if sy == -1 else <uint64_t>(sx % sy)
+        else:
+            r = x % y
+    elif op == OP_MIN:
+        if sgn:
+            r = x if sx < sy else y
+        else:
+            r = x if x < y else y
+    elif op == OP_MAX:
+        if sgn:
+            r = x if sx > sy else y
+        else:
+            r = x if x > y else y
+    elif op == OP_AND:
+        r = x & y
+    elif op == OP_OR:
+        r = x | y
+    elif op == OP_XOR:
+        r = x ^ y
+    elif op == OP_SHL:
+        r = x << (y & <uint64_t>(63 - sh))
+    else:  # OP_SHR
+        if sgn:
+            r = <uint64_t>(sx >> (y & <uint64_t>(63 - sh)))
+        else:
+            r = x >> (y & <uint64_t>(63 - sh))
+    return canon(r, sh, sgn)
+
+
+cdef inline float f_binop(int op, float a, float b) noexcept nogil:
+    if op == OP_ADD:
+        return a + b
+    if op == OP_SUB:
+        return a - b
+    if op == OP_MUL:
+        return a * b
+    if op == OP_DIV:
+        return a / b
+    if op == OP_MIN:
+        return fminf_isa(a, b)
+    if op == OP_MAX:
+        return fmaxf_isa(a, b)
+    return powf(a, b)
+
+
+cdef inline double d_binop(int op, double a, double b) noexcept nogil:
+    if op == OP_ADD:
+        return a + b
+    if op == OP_SUB:
+        return a - b
+    if op == OP_MUL:
+        return a * b
+    if op == OP_DIV:
+        return a / b
+    if op == OP_MIN:
+        return fmin_isa(a, b)
+    if op == OP_MAX:
+        return fmax_isa(a, b)
+    return pow(a, b)
+
+
+cdef inline uint64_t fold(int op, int ty, uint64_t acc, uint64_t x, int sh) noexcept nogil:
+    """One step of ADD/MIN/MAX/MUL in type ty (used by reductions and float atomics)."""
+    if ty <= T_U64:
+        return int_binop(op, acc, x, ty, sh)
+    if ty == T_F64:
+        return hg_f64_bits(d_binop(op, hg_f64(acc), hg_f64(x)))
+    return st_f(ty, f_binop(op, ld_f(ty, acc), ld_f(ty, x)))
+
+
+cdef inline float f_unary(int op, float x) noexcept nogil:
+    if op == OP_EXP:
+        return expf(x)
+    if op == OP_LOG:
+        return logf(x)
+    if op == OP_LOG2:
+        return log2f(x)
+    if op == OP_LOG10:
+        return log10f(x)
+    if op == OP_SQRT:
+        return sqrtf(x)
+    if op == OP_RSQRT:
+        return 1.0 / sqrtf(x)
+    if op == OP_SIN:
+        return sinf(x)
+    if op == OP_COS:
+        return cosf(x)
+    if op == OP_TAN:
+        return tanf(x)
+    if op == OP_TANH:
+        return tanhf(x)
+    cdef float t = expf(-x)   # SIGMOID, every step rounded to f32
+    cdef float u = 1.0 + t
+    return <float>1.0 / u
+
+
+cdef inline double d_unary(int op, double x) noexcept nogil:
+    if op == OP_EXP:
+        return exp(x)
+    if op == OP_LOG:
+        return log(x)
+    if op == OP_LOG2:
+        return log2(x)
+    if op == OP_LOG10:
+        return log10(x)
+    if op == OP_SQRT:
+        return sqrt(x)
+    if op == OP_RSQRT:
+        return 1.0 / sqrt(x)
+    if op == OP_SIN:
+        return sin(x)
+    if op == OP_COS:
+        return cos(x)
+    if op == OP_TAN:
+        return tan(x)
+    if op == OP_TANH:
+        return tanh(x)
+    return 1.0 / (1.0 + exp(-x))
+
+
+cdef inline bint compare(int cc, int ty, uint64_t x, uint64_t y, int sh) noexcept nogil:
+    cdef double a, b
+    cdef uint64_t mask
+    if ty <= T_U64:
+        if cc == CC_EQ:
+            return x == y
+        if cc == CC_NE:
+            return x != y
+        if cc >= CC_LTU or ty >= T_U8:
+            mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> sh
+            x &= mask
+            y &= mask
+            cc = cc - CC_LTU + CC_LT if cc >= CC_LTU else cc
+            if cc == CC_LT:
+                return x < y
+            if cc == CC_LE:
+                return x <= y
+            if cc == CC_GT:
+                return x > y
+            return x >= y
+        if cc == CC_LT:
+            return <int64_t>x < <int64_t>y
+        if cc == CC_LE:
+            return <int64_t>x <= <int64_t>y
+        if cc == CC_GT:
+            return <int64_t>x > <int64_t>y
+        return <int64_t>x >= <int64_t>y
+    if ty == T_F64:
+        a = hg_f64(x)
+        b = hg_f64(y)
+    else:
+        a = ld_f(ty, x)     # widening to double is exact
+        b = ld_f(ty, y)
+    if cc == CC_EQ:
+        return a == b
+    if cc == CC_NE:
+        return a != b
+    if cc == CC_LT:
+        return a < b
+    if cc == CC_LE:
+        return a <= b
+    if cc == CC_GT:
+        return a > b
+    return a >= b
+
+
+cdef inline uint64_t float_to_int(double t, int ty) noexcept nogil:
+    """Truncate toward zero and saturate (NaN -> 0), ISA.md §5.5."""
+    cdef int bits = type_bits(ty)
+    cdef double lim
+    if isnan(t):
+        return 0
+    t = trunc(t)
+    if ty <= T_I64:
+        lim = 2.0 ** (bits - 1)
+        if t >= lim:
+            return canon((<uint64_t>1 << (bits - 1)) - 1, 64 - bits, 1)
+        if t < -lim:
+            return canon(<uint64_t>1 << (bits - 1), 64 - bits, 1)
+        return <uint64_t>(<int64_t>t)
+    lim = 2.0 ** bits
+    if t >= lim:
+        return (<uint64_t>0xFFFFFFFFFFFFFFFF) >> (64 - bits)
+    if t <= 0.0:
+        return 0
+    return <uint64_t>t
+
+
+cdef inline uint64_t convert(uint64_t x, int st, int dt, int dsh) noexcept nogil:
+    """CVT from type st to dt of a canonical value / bit pattern (all 144 pairs)."""
+    cdef float f
+    cdef double d
+    if st == dt:
+        return x
+    if st <= T_U64:
+        if dt <= T_U64:
+            return canon(x, dsh, dt <= T_I64)
+        if dt == T_F64:
+            return hg_f64_bits(<double>(<int64_t>x)) if st <= T_I64 else hg_f64_bits(<double>x)
+        f = <float>(<int64_t>x) if st <= T_I64 else <float>x
+        return st_f(dt, f)
+    # float source: widen to double (exact)
+    d = hg_f64(x) if st == T_F64 else <double>ld_f(st, x)
+    if dt <= T_U64:
+        return float_to_int(d, dt)
+    if dt == T_F64:
+        return hg_f64_bits(d)
+    return st_f(dt, <float>d)      # f64 -> f32 RNE first, then to f16/bf16
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory access
+
+cdef inline uint8_t* global_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_t h,
+                                uint64_t off, int n, bint atomic) noexcept nogil:
+    """Address of an n-byte global access, or NULL after faulting the lane (ISA.md §4.7)."""
+    cdef uint8_t* base
+    cdef uint64_t size
+    cdef int64_t lo, hi, mid
+    if h == 0:
+        base = c.boundary
+        size = BOUNDARY_BYTES
+    elif h >= CLASS_HANDLE_BASE:
+        base = c.boundary + (h - CLASS_HANDLE_BASE) * CLASS_BYTES
+        size = CLASS_BYTES
+    else:
+        lo = 0
+        hi = c.nbufs - 1
+        base = NULL
+        while lo <= hi:
+            mid = (lo + hi) >> 1
+            if c.buf_handle[mid] == h:
+                base = c.buf_ptr[mid]
+                size = c.buf_size[mid]
+                break
+            if c.buf_handle[mid] < h:
+                lo = mid + 1
+            else:
+                hi = mid - 1
+        if base == NULL:
+            fault(w, lane, pc, F_INVALID_HANDLE, <int64_t>h, 0)
+            return NULL
+    if off > size or <uint64_t>n > size - off:
+        fault(w, lane, pc, F_OUT_OF_BOUNDS, <int64_t>h, <int64_t>off, n, <int64_t>size, 0)
+        return NULL
+    if atomic and off % <uint64_t>n:
+        fault(w, lane, pc, F_MISALIGNED, <int64_t>h, <int64_t>off, n)
+        return NULL
+    return base + off
+
+
+cdef inline uint8_t* shared_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_t off, int n,
+                                bint atomic) noexcept nogil:
+    cdef uint64_t size = <uint64_t>c.shared_size
+    if off > size or <uint64_t>n > size - off:
+        fault(w, lane, pc, F_SHARED_OOB, <int64_t>off, n, <int64_t>size)
+        return NULL
+    if atomic and off % <uint64_t>n:
+        fault(w, lane, pc, F_MISALIGNED, -1, <int64_t>off, n)
+        return NULL
+    return w.shared + off
+
+
+cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, uint64_t* h,
+                              uint64_t* off) noexcept nogil:
+    cdef int64_t mode = ins[C_AMODE]
+    cdef int64_t L = c.L
+    if mode == AM_IMM:
+        h[0] = <uint64_t>ins[C_AX]
+        off[0] = <uint64_t>ins[C_AY]
+    elif mode == AM_REG_IMM:
+        h[0] = w.regs[ins[C_AX] * L + lane]
+        off[0] = <uint64_t>ins[C_AY]         # a negative i32 wraps to a huge (out of bounds) offset
+    else:
+        h[0] = w.regs[ins[C_AX] * L + lane]
+        off[0] = w.regs[ins[C_AY] * L + lane]
+
+
+cdef inline uint64_t load_value(const uint8_t* p, int n, int ty) noexcept nogil:
+    cdef uint64_t v = 0
+    memcpy(&v, p, n)                      # little-endian hosts: low bytes first
+    if ty <= T_I64 and n < 8:
+        v = canon(v, 64 - 8 * n, 1)
+    return v
+
+
+cdef inline void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                             int64_t pc) noexcept nogil:
+    """LDG / STG / LDS / STS."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
+    cdef int nb = type_bits(ty) >> 3
+    cdef int64_t L = c.L
+    cdef uint64_t h, off, last_h = 1, last_size = 0
+    cdef uint8_t* p
+    cdef uint64_t* rv = w.regs + ins[C_DST] * L if (op == OP_LDG or op == OP_LDS) else w.regs + ins[C_A] * L
+    cdef uint8_t* tv = w.tags + ins[C_DST] * L
+    cdef uint8_t tag = <uint8_t>(ty + 1)
+    cdef bint shared = op == OP_LDS or op == OP_STS
+    for i in range(n):
+        lane = g[i]
+        lane_address(c, w, ins, lane, &h, &off)
+        if shared:
+            p = shared_ptr(c, w, lane, pc, off, nb, 0)
+        else:
+            p = global_ptr(c, w, lane, pc, h, off, nb, 0)
+        if p == NULL:
+            continue
+        if op == OP_LDG or op == OP_LDS:
+            rv[lane] = load_value(p, nb, ty)
+            tv[lane] = tag
+        else:
+            memcpy(p, &rv[lane], nb)
+
+
+cdef inline uint64_t atomic_apply(int op, int ty, uint64_t old, uint64_t s, int sh) noexcept nogil:
+    """New memory value of an atomic read-modify-write (ISA.md §5.8) on canonical values."""
+    if op == AO_ADD:
+        return fold(OP_ADD, ty, old, s, sh)
+    if op == AO_MIN:
+        return fold(OP_MIN, ty, old, s, sh)
+    if op == AO_MAX:
+        return fold(OP_MAX, ty, old, s, sh)
+    if op == AO_EXCH:
+        return s
+    if op == AO_AND:
+        return old & s
+    if op == AO_OR:
+        return old | s
+    return old ^ s
+
+
+cdef inline void exec_atomic(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                             int64_t pc) noexcept nogil:
+    """ATOM / ATOM_CAS / ATOMS / ATOMS_CAS: CAS loops on global memory, plain on shared."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], aop = <int>ins[C_TY2], i, lane
+    cdef int sh = <int>ins[C_SH]
+    cdef int nb = type_bits(ty) >> 3
+    cdef int64_t L = c.L
+    cdef bint shared = op == OP_ATOMS or op == OP_ATOMS_CAS
+    cdef bint cas = op == OP_ATOM_CAS or op == OP_ATOMS_CAS
+    cdef uint64_t h, off, s, cmpv, old, new, prev, mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> (64 - 8 * nb)
+    cdef uint8_t* p
+    cdef uint64_t* dst = w.regs + ins[C_DST] * L
+    cdef uint8_t* dtag = w.tags + ins[C_DST] * L
+    cdef uint64_t* src = w.regs + (ins[C_B] if cas else ins[C_A]) * L
+    cdef uint64_t* cmpr = w.regs + ins[C_A] * L
+    for i in range(n):
+        lane = g[i]
+        lane_address(c, w, ins, lane, &h, &off)
+        p = shared_ptr(c, w, lane, pc, off, nb, 1) if shared else \
+            global_ptr(c, w, lane, pc, h, off, nb, 1)
+        if p == NULL:
+            continue
+        s = src[lane]
+        if shared:
+            old = load_value(p, nb, ty)
+            if cas:
+                new = s if (old & mask) == (cmpr[lane] & mask) else old
+            else:
+                new = atomic_apply(aop, ty, old, s, sh)
+            memcpy(p, &new, nb)
+        elif nb == 4:
+            old = hg_load32(p)
+            while True:
+                if cas:
+                    new = s if old == (cmpr[lane] & mask) else old
+                else:
+                    new = atomic_apply(aop, ty, canon(old, sh, is_signed(ty)), s, sh)
+                prev = hg_cas32(p, <uint32_t>old, <uint32_t>new)
+                if prev == old:
+                    break
+                old = prev
+            old = canon(old, sh, is_signed(ty))
+        else:
+            old = hg_load64(p)
+            while True:
+                if cas:
+                    new = s if old == cmpr[lane] else old
+                else:
+                    new = atomic_apply(aop, ty, old, s, sh)
+                prev = hg_cas64(p, old, new)
+                if prev == old:
+                    break
+                old = prev
+        dst[lane] = old
+        dtag[lane] = <uint8_t>(ty + 1)
+
+
+cdef inline void exec_pool(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                           int64_t pc) noexcept nogil:
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
+    cdef int64_t L = c.L
+    cdef uint64_t pid, off, size
+    cdef int nb = type_bits(ty) >> 3
+    cdef PoolEntry* e
+    for i in range(n):
+        lane = g[i]
+        if op == OP_POOL_ALLOC:
+            size = <uint64_t>ins[C_IMM]
+            pid = pools_alloc(c.pools, size)
+            if pid == 0:
+                fault(w, lane, pc, F_ALLOC_FAILED, <int64_t>size)
+                continue
+            w.regs[ins[C_DST] * L + lane] = pid
+            w.tags[ins[C_DST] * L + lane] = T_U64 + 1
+            continue
+        pid = w.regs[ins[C_A] * L + lane]
+        if op == OP_POOL_FREE:
+            if not pools_free(c.pools, pid):
+                fault(w, lane, pc, F_INVALID_HANDLE, <int64_t>pid, 1)
+            continue
+        off = w.regs[ins[C_B] * L + lane]
+        e = pools_get(c.pools, pid)
+        if e == NULL:
+            fault(w, lane, pc, F_INVALID_HANDLE, <int64_t>pid, 1)
+            continue
+        if off > e.size or <uint64_t>nb > e.size - off:
+            fault(w, lane, pc, F_OUT_OF_BOUNDS, <int64_t>pid, <int64_t>off, nb, <int64_t>e.size, 1)
+            continue
+        if op == OP_POOL_LOAD:
+            w.regs[ins[C_DST] * L + lane] = load_value(e.ptr + off, nb, ty)
+            w.tags[ins[C_DST] * L + lane] = <uint8_t>(ty + 1)
+        else:
+            memcpy(e.ptr + off, &w.regs[ins[C_C] * L + lane], nb)
+
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic families
+
+cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                            int64_t pc) noexcept nogil:
+    """Binary ops (ADD ... SHR, POW), MAD, FMA."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], sh = <int>ins[C_SH], i, lane
+    cdef int64_t L = c.L
+    cdef uint64_t* d = w.regs + ins[C_DST] * L
+    cdef uint8_t* dt = w.tags + ins[C_DST] * L
+    cdef uint64_t* a = w.regs + ins[C_A] * L
+    cdef uint64_t* b = w.regs + ins[C_B] * L
+    cdef uint64_t* cc = w.regs + ins[C_C] * L
+    cdef uint8_t tag = <uint8_t>(ty + 1)
+    cdef float fa, fb
+    cdef double da, db
+    if ty <= T_U64:
+        if op == OP_MAD:
+            for i in range(n):
+                lane = g[i]
+                d[lane] = canon(a[lane] * b[lane] + cc[lane], sh, ty <= T_I64)
+                dt[lane] = tag
+        elif op == OP_ADD:
+            for i in range(n):
+                lane = g[i]
+                d[lane] = canon(a[lane] + b[lane], sh, ty <= T_I64)
+                dt[lane] = tag
+        else:
+            for i in range(n):
+                lane = g[i]
+                if (op == OP_DIV or op == OP_REM) and b[lane] == 0:
+                    fault(w, lane, pc, F_DIV_ZERO)
+                    continue
+                d[lane] = int_binop(op, a[lane], b[lane], ty, sh)
+                dt[lane] = tag
+    elif ty == T_F64:
+        for i in range(n):
+            lane = g[i]
+            if op == OP_MAD:
+                da = hg_f64(a[lane]) * hg_f64(b[lane])
+                d[lane] = hg_f64_bits(da + hg_f64(cc[lane]))
+            elif op == OP_FMA:
+                d[lane] = hg_f64_bits(fma(hg_f64(a[lane]), hg_f64(b[lane]), hg_f64(cc[lane])))
+            else:
+                d[lane] = hg_f64_bits(d_binop(op, hg_f64(a[lane]), hg_f64(b[lane])))
+            dt[lane] = tag
+    elif ty == T_F32 and op == OP_ADD:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = hg_f32_bits(hg_f32(a[lane]) + hg_f32(b[lane]))
+            dt[lane] = tag
+    else:
+        for i in range(n):
+            lane = g[i]
+            if op == OP_MAD:
+                fa = ld_f(ty, a[lane]) * ld_f(ty, b[lane])
+                d[lane] = st_f(ty, fa + ld_f(ty, cc[lane]))
+            elif op == OP_FMA:
+                d[lane] = st_f(ty, fmaf(ld_f(ty, a[lane]), ld_f(ty, b[lane]), ld_f(ty, cc[lane])))
+            else:
+                d[lane] = st_f(ty, f_binop(op, ld_f(ty, a[lane]), ld_f(ty, b[lane])))
+            dt[lane] = tag
+
+
+cdef inline void exec_unary(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n) noexcept nogil:
+    """ABS NEG NOT and the transcendentals."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], sh = <int>ins[C_SH], i, lane
+    cdef int64_t L = c.L
+    cdef uint64_t* d = w.regs + ins[C_DST] * L
+    cdef uint8_t* dt = w.tags + ins[C_DST] * L
+    cdef uint64_t* a = w.regs + ins[C_A] * L
+    cdef uint8_t tag = <uint8_t>(ty + 1)
+    cdef uint64_t x, sign = (<uint64_t>1) << (type_bits(ty) - 1)
+    for i in range(n):
+        lane = g[i]
+        x = a[lane]
+        if ty <= T_U64:
+            if op == OP_ABS:
+                x = (0 - x) if <int64_t>x < 0 else x
+            elif op == OP_NEG:
+                x = 0 - x
+            else:
+                x = ~x
+            d[lane] = canon(x, sh, ty <= T_I64)
+        elif op == OP_ABS:
+            d[lane] = x & ~sign
+        elif op == OP_NEG:
+            d[lane] = x ^ sign
+        elif ty == T_F64:
+            d[lane] = hg_f64_bits(d_unary(op, hg_f64(x)))
+        else:
+            d[lane] = st_f(ty, f_unary(op, ld_f(ty, x)))
+        dt[lane] = tag
+
+
+cdef inline void exec_reduce(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n) noexcept nogil:
+    """reduce.{add,min,max,mul}: fold registers r[B .. B+N-1] (contiguous slots)."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], sh = <int>ins[C_SH], i, lane
+    cdef int64_t L = c.L, k, count = ins[C_IMM], base = ins[C_A]
+    cdef int fop
+    cdef uint64_t acc, ident
+    if op == OP_REDUCE_ADD:
+        fop = OP_ADD
+    elif op == OP_REDUCE_MUL:
+        fop = OP_MUL
+    elif op == OP_REDUCE_MIN:
+        fop = OP_MIN
+    else:
+        fop = OP_MAX
+    ident = <uint64_t>ins[C_B]         # the identity, precomputed at lowering
+    for i in range(n):
+        lane = g[i]
+        acc = ident
+        for k in range(count):
+            acc = fold(fop, ty, acc, w.regs[(base + k) * L + lane], sh)
+        w.regs[ins[C_DST] * L + lane] = acc
+        w.tags[ins[C_DST] * L + lane] = <uint8_t>(ty + 1)
+
+
+cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                                int64_t pc) noexcept nogil:
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
+    cdef int64_t L = c.L, src
+    cdef int cc = <int>ins[C_TY2], sh = <int>ins[C_SH]
+    cdef uint8_t t, tag = <uint8_t>(ty + 1)
+    if op == OP_SETCC:
+        for i in range(n):
+            lane = g[i]
+            w.preds[ins[C_DST] * L + lane] = 2 if compare(cc, ty, w.regs[ins[C_A] * L + lane],
+                                                          w.regs[ins[C_B] * L + lane], sh) else 1
+        return
+    for i in range(n):        # SEL: the predicate was checked; read only the selected source
+        lane = g[i]
+        src = ins[C_B] if w.preds[ins[C_A] * L + lane] == 2 else ins[C_C]
+        t = w.tags[src * L + lane]
+        if t != tag:
+            if t == 0:
+                fault(w, lane, pc, F_UNINIT_REG, ins[C_IMM] if src == ins[C_B] else ins[C_PRED])
+            else:
+                fault(w, lane, pc, F_TYPE_MISMATCH,
+                      ins[C_IMM] if src == ins[C_B] else ins[C_PRED], ty, t - 1)
+            continue
+        w.regs[ins[C_DST] * L + lane] = w.regs[src * L + lane]
+        w.tags[ins[C_DST] * L + lane] = tag
+
+
+cdef inline void exec_move(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n) noexcept nogil:
+    """MOV, MOV_IMM, MOV_SREG, CVT."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
+    cdef int64_t L = c.L, sreg = ins[C_TY2]
+    cdef uint64_t* d = w.regs + ins[C_DST] * L
+    cdef uint8_t* dt = w.tags + ins[C_DST] * L
+    cdef uint64_t* a = w.regs + ins[C_A] * L
+    cdef uint64_t v = <uint64_t>ins[C_IMM]
+    if op == OP_MOV:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = a[lane]
+            dt[lane] = <uint8_t>(ty + 1)
+    elif op == OP_MOV_IMM:       # the immediate was canonicalised at lowering
+        for i in range(n):
+            lane = g[i]
+            d[lane] = v
+            dt[lane] = <uint8_t>(ty + 1)
+    elif op == OP_CVT:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = convert(a[lane], ty, <int>ins[C_TY2], <int>ins[C_SH2])
+            dt[lane] = <uint8_t>(ins[C_TY2] + 1)
+    else:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = sreg_value(c, w, sreg, lane)
+            dt[lane] = T_U64 + 1 if sreg == 12 else T_U32 + 1
+
+
+cdef inline uint64_t sreg_value(Ctx* c, Worker* w, int64_t sreg, int lane) noexcept nogil:
+    """%lane.x ... %gid (order of hologram.isa.SReg)."""
+    if sreg == 0:
+        return <uint64_t>(lane % c.Bx)
+    if sreg == 1:
+        return <uint64_t>((lane / c.Bx) % c.By)
+    if sreg == 2:
+        return <uint64_t>(lane / (c.Bx * c.By))
+    if sreg == 3:
+        return <uint64_t>w.bx
+    if sreg == 4:
+        return <uint64_t>w.by
+    if sreg == 5:
+        return <uint64_t>w.bz
+    if sreg == 6:
+        return <uint64_t>c.Bx
+    if sreg == 7:
+        return <uint64_t>c.By
+    if sreg == 8:
+        return <uint64_t>c.Bz
+    if sreg == 9:
+        return <uint64_t>c.gx
+    if sreg == 10:
+        return <uint64_t>c.gy
+    if sreg == 11:
+        return <uint64_t>c.gz
+    return <uint64_t>(w.base_gid + lane)
+
+
+cdef inline void exec_atlas(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                            int64_t pc) noexcept nogil:
+    cdef int op = <int>ins[C_OP], i, lane
+    cdef int64_t L = c.L, dst = ins[C_DST]
+    cdef uint64_t cls, page, byte, k
+    cdef uint64_t lane_class = <uint64_t>(w.bx % 96)
+    for i in range(n):
+        lane = g[i]
+        if op == OP_CLS_GET:
+            w.regs[dst * L + lane] = lane_class
+            w.tags[dst * L + lane] = T_U8 + 1
+            continue
+        if op == OP_UNITY_TEST:
+            w.preds[dst * L + lane] = 2 if (lane_class == 1 or lane_class == 4) else 1
+            continue
+        if op == OP_PHASE_GET:
+            w.regs[dst * L + lane] = w.phase[lane]
+            w.tags[dst * L + lane] = T_U32 + 1
+            continue
+        if op == OP_PHASE_ADV:
+            w.phase[lane] = <uint32_t>((w.phase[lane] + <uint64_t>ins[C_IMM]) % PHASE_MOD)
+            continue
+        cls = w.regs[ins[C_A] * L + lane]
+        if cls >= 96:
+            fault(w, lane, pc, F_INVALID_COORDINATE, <int64_t>cls, 0)
+            continue
+        if op == OP_MIRROR:
+            w.regs[dst * L + lane] = c.mirror[cls]
+            w.tags[dst * L + lane] = T_U8 + 1
+        elif op == OP_NBR_COUNT:
+            w.regs[dst * L + lane] = c.degree[cls]
+            w.tags[dst * L + lane] = T_U32 + 1
+        elif op == OP_NBR_GET:
+            k = <uint64_t>ins[C_IMM]
+            w.regs[dst * L + lane] = c.nbrs[cls * 6 + k] if k < c.degree[cls] else 0
+            w.tags[dst * L + lane] = T_U8 + 1
+        elif op == OP_RES_ACCUM:
+            w.res[cls] += hg_f64(w.regs[ins[C_B] * L + lane])
+        else:  # BoundMap
+            page = w.regs[ins[C_B] * L + lane]
+            byte = w.regs[ins[C_C] * L + lane]
+            if page >= 48:
+                fault(w, lane, pc, F_INVALID_COORDINATE, <int64_t>page, 1)
+                continue
+            w.regs[dst * L + lane] = cls * CLASS_BYTES + page * 256 + byte
+            w.tags[dst * L + lane] = T_U64 + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The group loop: one instruction at a time over all lanes of a group
+
+
+cdef inline int check_reads(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                            int64_t pc) noexcept nogil:
+    """Type-check the instruction's reads in field order; fault lanes that fail."""
+    cdef int64_t k, k0 = ins[C_CHK0], kn = ins[C_CHKN], L = c.L
+    cdef const int32_t* chk
+    cdef int i, lane
+    cdef uint8_t t
+    for i in range(n):
+        lane = g[i]
+        for k in range(k0, k0 + kn):
+            chk = c.checks + 4 * k
+            if chk[0] == 1:
+                if w.preds[chk[1] * L + lane] == 0:
+                    fault(w, lane, pc, F_UNINIT_PRED, chk[1])
+                    break
+            else:
+                t = w.tags[chk[1] * L + lane]
+                if t != chk[2] + 1:
+                    if t == 0:
+                        fault(w, lane, pc, F_UNINIT_REG, chk[3])
+                    else:
+                        fault(w, lane, pc, F_TYPE_MISMATCH, chk[3], chk[2], t - 1)
+                    break
+    return compact(w, g, n) if w.dirty else n
+
+
+cdef inline void leave_group(Worker* w, int32_t* g, int n, int64_t pc) noexcept nogil:
+    cdef int i
+    for i in range(n):
+        w.pc[g[i]] = <int32_t>pc
+
+
+cdef int poll(Ctx* c, Worker* w) noexcept nogil:
+    """Called every POLL_LANE_STEPS lane-instructions: 1 if the launch must stop."""
+    w.budget = POLL_LANE_STEPS
+    if w.is_master and hg_now() >= w.next_signal_check:
+        check_signals(c, w)
+    return hg_atomic_load_int(&c.abort)
+
+
+cdef void check_signals(Ctx* c, Worker* w) noexcept nogil:
+    """Master thread only: let Python run its signal handlers (Ctrl-C -> abort the launch)."""
+    w.next_signal_check = hg_now() + SIGNAL_INTERVAL
+    with gil:
+        if PyErr_CheckSignals() != 0:
+            PyErr_Clear()
+            c.interrupted = 1
+            hg_atomic_store_int(&c.abort, 1)
+
+
+cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t limit) noexcept nogil:
+    """Run a group of lanes that share `pc` until it splits, merges, waits or ends.
+
+    `limit` is the lowest pc of the block's other running lanes: at it the group stops so the
+    scheduler can merge them. Returns 1 if the launch was aborted."""
+    cdef const int64_t* ins
+    cdef int64_t L = c.L, target, p
+    cdef int op, i, lane, ntaken
+    cdef uint64_t cnt
+    while n > 0:
+        if pc >= c.ncode:
+            for i in range(n):
+                w.state[g[i]] = DONE
+            return 0
+        if pc >= limit:
+            leave_group(w, g, n, pc)
+            return 0
+        ins = c.code + pc * NCOL
+        if c.has_max_steps:
+            for i in range(n):
+                lane = g[i]
+                if w.steps[lane] >= c.max_steps:
+                    fault(w, lane, pc, F_STEP_LIMIT, <int64_t>c.max_steps)
+                else:
+                    w.steps[lane] += 1
+            if w.dirty:
+                n = compact(w, g, n)
+                if n == 0:
+                    return 0
+        if ins[C_CHKN]:
+            n = check_reads(c, w, ins, g, n, pc)
+            if n == 0:
+                return 0
+        w.budget -= n
+        if w.budget <= 0 and poll(c, w):
+            return 1
+        op = <int>ins[C_OP]
+        if op == OP_BRA:
+            target = ins[C_IMM]
+            if ins[C_PRED] < 0:
+                pc = target
+                continue
+            ntaken = 0
+            for i in range(n):
+                if w.preds[ins[C_PRED] * L + g[i]] == 2:
+                    ntaken += 1
+            if ntaken == n:
+                pc = target
+            elif ntaken == 0:
+                pc += 1
+            else:
+                for i in range(n):
+                    lane = g[i]
+                    w.pc[lane] = <int32_t>(target if w.preds[ins[C_PRED] * L + lane] == 2 else pc + 1)
+                return 0
+            continue
+        if op == OP_LOOP:
+            ntaken = 0
+            for i in range(n):
+                lane = g[i]
+                cnt = w.regs[ins[C_A] * L + lane]
+                if cnt > 0:
+                    w.regs[ins[C_A] * L + lane] = cnt - 1
+                    ntaken += 1
+                    w.pc[lane] = <int32_t>ins[C_IMM]
+                else:
+                    w.pc[lane] = <int32_t>(pc + 1)
+            if ntaken == n:
+                pc = ins[C_IMM]
+            elif ntaken == 0:
+                pc += 1
+            else:
+                return 0
+            continue
+        if op == OP_CALL:
+            for i in range(n):
+                lane = g[i]
+                if w.csp[lane] >= CALL_DEPTH:
+                    fault(w, lane, pc, F_CALL_OVERFLOW)
+                else:
+                    w.cstack[lane * CALL_DEPTH + w.csp[lane]] = <int32_t>(pc + 1)
+                    w.csp[lane] += 1
+            if w.dirty:
+                n = compact(w, g, n)
+            pc = ins[C_IMM]
+            continue
+        if op == OP_RET:
+            p = -1
+            ntaken = 0          # 1 if the return addresses differ
+            for i in range(n):
+                lane = g[i]
+                if w.csp[lane] == 0:
+                    fault(w, lane, pc, F_CALL_UNDERFLOW)
+                    continue
+                w.csp[lane] -= 1
+                w.pc[lane] = w.cstack[lane * CALL_DEPTH + w.csp[lane]]
+                if p < 0:
+                    p = w.pc[lane]
+                elif p != w.pc[lane]:
+                    ntaken = 1
+            if w.dirty:
+                n = compact(w, g, n)
+            if ntaken:
+                return 0
+            pc = p
+            continue
+        if op == OP_EXIT:
+            for i in range(n):
+                w.state[g[i]] = DONE
+            return 0
+        if op == OP_BARSYNC:
+            for i in range(n):
+                lane = g[i]
+                w.state[lane] = WAITING
+                w.barid[lane] = <int32_t>ins[C_IMM]
+                w.pc[lane] = <int32_t>pc
+            return 0
+        if op == OP_LDG or op == OP_STG or op == OP_LDS or op == OP_STS:
+            exec_memory(c, w, ins, g, n, pc)
+        elif op <= OP_CVT:
+            exec_move(c, w, ins, g, n)
+        elif op == OP_ABS or op == OP_NEG or op == OP_NOT or (OP_EXP <= op <= OP_SIGMOID):
+            exec_unary(c, w, ins, g, n)
+        elif op <= OP_SHR or op == OP_POW:
+            exec_arith(c, w, ins, g, n, pc)
+        elif op == OP_SETCC or op == OP_SEL:
+            exec_setcc_sel(c, w, ins, g, n, pc)
+        elif op == OP_MEMFENCE:
+            pass
+        elif OP_REDUCE_ADD <= op <= OP_REDUCE_MUL:
+            exec_reduce(c, w, ins, g, n)
+        elif OP_ATOM <= op <= OP_ATOMS_CAS:
+            exec_atomic(c, w, ins, g, n, pc)
+        elif OP_POOL_ALLOC <= op <= OP_POOL_STORE:
+            exec_pool(c, w, ins, g, n, pc)
+        else:
+            exec_atlas(c, w, ins, g, n, pc)
+        if w.dirty:
+            n = compact(w, g, n)
+        pc += 1
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocks
+
+
+cdef void init_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
+    cdef int64_t L = c.L, k, s, lane
+    w.block = b
+    w.bx = b % c.gx
+    w.by = (b % (c.gx * c.gy)) / c.gx
+    w.bz = b / (c.gx * c.gy)
+    w.base_gid = b * L
+    memset(w.tags, 0, c.nslots * L)
+    memset(w.preds, 0, 16 * L)
+    memset(w.pc, 0, L * sizeof(int32_t))
+    memset(w.state, RUNNING, L)
+    memset(w.csp, 0, L * sizeof(int32_t))
+    memset(w.phase, 0, L * sizeof(uint32_t))
+    memset(w.steps, 0, L * sizeof(uint64_t))
+    if c.shared_size:
+        memset(w.shared, 0, c.shared_size)
+    for k in range(4):            # r252 lane.x, r253 block.x, r254 block dim x, r255 gid
+        s = c.sreg_slot[k]
+        if s < 0:
+            continue
+        for lane in range(L):
+            if k == 0:
+                w.regs[s * L + lane] = <uint64_t>(lane % c.Bx)
+            elif k == 1:
+                w.regs[s * L + lane] = <uint64_t>w.bx
+            elif k == 2:
+                w.regs[s * L + lane] = <uint64_t>c.Bx
+            else:
+                w.regs[s * L + lane] = <uint64_t>(w.base_gid + lane)
+            w.tags[s * L + lane] = T_U64 + 1 if k == 3 else T_U32 + 1
+    for k in range(c.ninit):      # launch parameters, ascending register order
+        s = c.init_slot[k]
+        for lane in range(L):
+            w.regs[s * L + lane] = c.init_val[k]
+            w.tags[s * L + lane] = c.init_tag[k]
+
+
+cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
+    """Run every lane of block b to its end. Returns 1 if the launch was aborted."""
+    cdef int64_t L = c.L, lane, minpc, other
+    cdef int n, nwait
+    cdef int32_t bid
+    cdef bint same
+    init_block(c, w, b)
+    while True:
+        minpc = c.ncode + 1
+        for lane in range(L):
+            if w.state[lane] == RUNNING and w.pc[lane] < minpc:
+                minpc = w.pc[lane]
+        if minpc == c.ncode + 1:
+            # nobody runs: release a barrier, or the block is done
+            nwait = 0
+            same = True
+            bid = -1
+            for lane in range(L):
+                if w.state[lane] == WAITING:
+                    if nwait and w.barid[lane] != bid:
+                        same = False
+                    bid = w.barid[lane]
+                    nwait += 1
+            if nwait == 0:
+                return 0
+            for lane in range(L):
+                if w.state[lane] == WAITING:
+                    if same:
+                        w.state[lane] = RUNNING
+                        w.pc[lane] += 1
+                    else:
+                        fault(w, <int>lane, w.pc[lane], F_BARRIER_DIVERGENCE, w.barid[lane])
+            w.dirty = 0
+            continue
+        n = 0
+        other = c.ncode + 1
+        for lane in range(L):
+            if w.state[lane] == RUNNING:
+                if w.pc[lane] == minpc:
+                    w.group[n] = <int32_t>lane
+                    n += 1
+                elif w.pc[lane] < other:
+                    other = w.pc[lane]
+        if run_group(c, w, w.group, n, minpc, other):
+            return 1
+
+
+cdef void run_worker(Ctx* c, Worker* w) noexcept nogil:
+    """Claim chunks of blocks until none is left (or a fault/abort makes the rest moot)."""
+    cdef int64_t start, b, stop
+    while True:
+        start = hg_fetch_add_i64(&c.next_block, c.chunk)
+        if start >= c.nblocks:
+            return
+        stop = start + c.chunk
+        if stop > c.nblocks:
+            stop = c.nblocks
+        for b in range(start, stop):
+            if hg_atomic_load_int(&c.abort):
+                return
+            if b > hg_atomic_load_i64(&c.min_fault_block):
+                return            # a lower block faulted: later blocks may be skipped (§7.6)
+            if run_block(c, w, b):
+                return
+            if w.fault_gid >= 0:
+                hg_atomic_min_i64(&c.min_fault_block, b)
+                return
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def run(const int64_t[:, ::1] code, const int32_t[:, ::1] checks, int64_t nslots,
+        tuple grid, tuple block, int64_t shared_size, object max_steps,
+        const uint64_t[::1] buf_handle, list buf_arrays, uint8_t[::1] boundary,
+        PoolTable pools, const int64_t[::1] init_slot, const uint8_t[::1] init_tag,
+        const uint64_t[::1] init_val, const int64_t[::1] sreg_slot,
+        const uint8_t[::1] mirror, const uint8_t[::1] degree, const uint8_t[::1] nbrs,
+        bint uses_calls, int num_threads, double[::1] resonance):
+    """Run a lowered program (see hologram/vm.py). Returns None or the lowest fault as
+    (code, global lane, pc, d0, d1, d2, d3, d4); resonance is accumulated into `resonance`.
+    """
+    cdef Ctx c
+    cdef int64_t i, t, L, nbufs = buf_handle.shape[0]
+    cdef uint8_t[::1] mv
+    memset(&c, 0, sizeof(Ctx))
+    c.code = &code[0, 0]
+    c.ncode = code.shape[0]
+    c.checks = &checks[0, 0]
+    c.nslots = nslots
+    c.gx, c.gy, c.gz = grid
+    c.Bx, c.By, c.Bz = block
+    L = c.Bx * c.By * c.Bz
+    c.L = L
+    c.nblocks = c.gx * c.gy * c.gz
+    c.shared_size = shared_size
+    c.has_max_steps = max_steps is not None
+    c.max_steps = max_steps if max_steps is not None else 0
+    c.nbufs = nbufs
+    c.buf_handle = &buf_handle[0] if nbufs else NULL
+    ptrs = np.zeros(max(nbufs, 1), np.uint64)
+    sizes = np.zeros(max(nbufs, 1), np.uint64)
+    cdef uint64_t[::1] ptrs_v = ptrs, sizes_v = sizes
+    for i in range(nbufs):
+        arr = buf_arrays[i]
+        sizes_v[i] = arr.shape[0]
+        if arr.shape[0]:
+            mv = arr
+            ptrs_v[i] = <uint64_t>&mv[0]
+    c.buf_ptr = <uint8_t**>&ptrs_v[0]
+    c.buf_size = &sizes_v[0]
+    c.boundary = &boundary[0]
+    c.pools = &pools.p
+    c.ninit = init_slot.shape[0]
+    c.init_slot = &init_slot[0] if c.ninit else NULL
+    c.init_tag = &init_tag[0] if c.ninit else NULL
+    c.init_val = &init_val[0] if c.ninit else NULL
+    for i in range(4):
+        c.sreg_slot[i] = sreg_slot[i]
+    c.mirror = &mirror[0]
+    c.degree = &degree[0]
+    c.nbrs = &nbrs[0]
+    c.uses_calls = uses_calls
+    c.min_fault_block = 0x7FFFFFFFFFFFFFFF
+    if c.nblocks == 0:
+        return None
+
+    # Threads: never more than blocks; chunks of blocks small enough to balance divergent work.
+    cdef int nthreads = num_threads if num_threads > 0 else 1
+    if nthreads > c.nblocks:
+        nthreads = <int>c.nblocks
+    c.chunk = c.nblocks // (nthreads * 16) if nthreads > 1 else c.nblocks
+    if c.chunk < 1:
+        c.chunk = 1
+    c.active = nthreads
+    c.nthreads = nthreads
+
+    # Per-thread scratch, allocated here (with the GIL) so failure is a plain MemoryError.
+    cdef Worker* workers = <Worker*>calloc(nthreads, sizeof(Worker))
+    if workers == NULL:
+        raise MemoryError()
+    keep = []
+    cdef uint64_t[::1] u64
+    cdef uint8_t[::1] u8
+    cdef int32_t[::1] i32
+    cdef uint32_t[::1] u32
+    cdef double[::1] f64
+    try:
+        for t in range(nthreads):
+            u64 = np.empty(max(nslots, 1) * L, np.uint64); keep.append(u64); workers[t].regs = &u64[0]
+            u8 = np.empty(max(nslots, 1) * L, np.uint8); keep.append(u8); workers[t].tags = &u8[0]
+            u8 = np.empty(16 * L, np.uint8); keep.append(u8); workers[t].preds = &u8[0]
+            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].pc = &i32[0]
+            u8 = np.empty(L, np.uint8); keep.append(u8); workers[t].state = &u8[0]
+            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].barid = &i32[0]
+            i32 = np.empty(L * CALL_DEPTH if uses_calls else 1, np.int32); keep.append(i32)
+            workers[t].cstack = &i32[0]
+            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].csp = &i32[0]
+            u32 = np.empty(L, np.uint32); keep.append(u32); workers[t].phase = &u32[0]
+            u64 = np.empty(L, np.uint64); keep.append(u64); workers[t].steps = &u64[0]
+            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].group = &i32[0]
+            u8 = np.empty(max(shared_size, 1), np.uint8); keep.append(u8); workers[t].shared = &u8[0]
+            f64 = np.zeros(96, np.float64); keep.append(f64); workers[t].res = &f64[0]
+            workers[t].fault_gid = -1
+            workers[t].budget = POLL_LANE_STEPS
+            workers[t].is_master = t == 0
+            workers[t].next_signal_check = hg_now() + SIGNAL_INTERVAL
+        with nogil:
+            if nthreads == 1:
+                run_worker(&c, &workers[0])
+            else:
+                with parallel(num_threads=nthreads):
+                    run_thread(&c, workers, threadid())
+        # Results: resonance sums, then the lowest faulting lane over all threads.
+        best = -1
+        for t in range(nthreads):
+            for i in range(96):
+                resonance[i] += workers[t].res[i]
+            if workers[t].fault_gid >= 0 and (best < 0 or workers[t].fault_gid < workers[best].fault_gid):
+                best = t
+        if c.interrupted:
+            return (F_INTERRUPTED, -1, -1, 0, 0, 0, 0, 0)
+        if best < 0:
+            return None
+        w = &workers[best]
+        return (w.fault_code, w.fault_gid, w.fault_pc, w.fault_detail[0], w.fault_detail[1],
+                w.fault_detail[2], w.fault_detail[3], w.fault_detail[4])
+    finally:
+        free(workers)
+
+
+cdef void run_thread(Ctx* c, Worker* workers, int tid) noexcept nogil:
+    """Body of the parallel region: work, then (master) keep polling Ctrl-C until all finish.
+
+    A prange would leave the master waiting at the region's barrier once its own blocks are
+    done, unable to see Ctrl-C while another thread still runs; so threads claim blocks
+    themselves and the master polls until the active count drops to zero."""
+    cdef Worker* w = &workers[tid]
+    cdef int spins = 0
+    if tid == 0:            # the runtime may give fewer threads than asked: count only those
+        hg_fetch_add_int(&c.active, omp_get_num_threads() - c.nthreads)
+    run_worker(c, w)
+    hg_fetch_add_int(&c.active, -1)
+    if tid != 0:
+        return
+    while hg_atomic_load_int(&c.active) > 0:
+        if hg_now() >= w.next_signal_check:
+            check_signals(c, w)
+        if spins < 2000:
+            hg_spin_pause()
+            spins += 1
+        else:
+            hg_sleep_us(100)

@@ -1,0 +1,177 @@
+"""Lowering of a Program to the VM's flat arrays, and the VM engine behind CpuBackend.
+
+A program is lowered once (cached on the immutable Program): every instruction becomes one row
+of ``_core.LAYOUT["NCOL"]`` int64 columns, driven by the field kinds and roles of
+:data:`hologram.isa.SPECS`; registers are renamed to dense *slots* (only registers the program
+names get storage), and each instruction gets the list of register reads the VM must
+type-check, in field order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _core, atlas, faults
+from .isa import (F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG, SADDR, TYPE, U8, U16, U32, U64,
+                  ENUMS, BufferOffset, DType, Instruction, PhiCoordinate, RegisterIndirect,
+                  RegisterIndirectComputed, registers_used)
+from .program import Program
+
+L_ = _core.LAYOUT
+NCOL = L_["NCOL"]
+OPCODES = _core.OPCODES
+
+_MIRROR = np.array(atlas.MIRROR, np.uint8)
+_DEGREE = np.array(atlas.DEGREE, np.uint8)
+_NBRS = np.array(atlas.NEIGHBOUR_TABLE, np.uint8).reshape(-1)
+
+
+@dataclass
+class Lowered:
+    code: np.ndarray          # (n, NCOL) int64
+    checks: np.ndarray        # (k, 4) int32: kind (0 register / 1 predicate), slot or pred, type, reg
+    nslots: int
+    slot_of: np.ndarray       # register -> slot, -1 if unused
+    sreg_slot: np.ndarray     # slots of r252..r255
+    uses_calls: bool
+
+
+def _i64(v: int) -> int:
+    """A u64 as the int64 with the same bits."""
+    v &= 2**64 - 1
+    return v - 2**64 if v >= 2**63 else v
+
+
+def canonical(ty: DType, value: int) -> int:
+    """Register content of an integer (sign/zero-extended to 64 bits) or float bit pattern."""
+    if ty.is_float:
+        return value & ((1 << ty.bits) - 1)
+    v = value & ((1 << ty.bits) - 1)
+    if ty.is_signed and v >= 1 << (ty.bits - 1):
+        v -= 1 << ty.bits
+    return v & (2**64 - 1)
+
+
+_ONE = {DType.F16: 0x3C00, DType.BF16: 0x3F80, DType.F32: 0x3F800000, DType.F64: 0x3FF0000000000000}
+_INF = {DType.F16: 0x7C00, DType.BF16: 0x7F80, DType.F32: 0x7F800000, DType.F64: 0x7FF0000000000000}
+
+
+def reduction_identity(variant: str, ty: DType) -> int:
+    """Identity of reduce.add/mul/min/max in type ty (ISA.md §5.7), as register content."""
+    if variant == "ReduceAdd":
+        return 0
+    if variant == "ReduceMul":
+        return _ONE[ty] if ty.is_float else 1
+    sign = 1 << (ty.bits - 1)
+    if variant == "ReduceMin":       # the type's maximum
+        if ty.is_float:
+            return _INF[ty]
+        return canonical(ty, sign - 1 if ty.is_signed else (1 << ty.bits) - 1)
+    if ty.is_float:                  # ReduceMax: the type's minimum
+        return _INF[ty] | sign
+    return canonical(ty, sign if ty.is_signed else 0)
+
+
+def lower(program: Program) -> Lowered:
+    """Lower a validated program (cached on the program object)."""
+    cached = program._lowered
+    if cached is not None:
+        return cached
+    used = sorted({r for ins in program.instructions for r in registers_used(ins)})
+    slot_of = np.full(256, -1, np.int64)
+    slot_of[used] = np.arange(len(used))
+    code = np.zeros((len(program), NCOL), np.int64)
+    checks: List[Tuple[int, int, int, int]] = []
+    uses_calls = False
+    for pc, ins in enumerate(program.instructions):
+        row = code[pc]
+        _lower_instruction(ins, row, slot_of, program.labels)
+        row[L_["C_CHK0"]] = len(checks)
+        for kind, index, ty in ins.reads():
+            if kind == "p":
+                checks.append((1, index, -1, index))
+            else:
+                checks.append((0, int(slot_of[index]), int(ty), index))
+        if ins.variant.startswith("Reduce"):
+            for r in range(ins.src_base, ins.src_base + ins.count):
+                checks.append((0, int(slot_of[r]), int(ins.ty), r))
+        row[L_["C_CHKN"]] = len(checks) - row[L_["C_CHK0"]]
+        uses_calls = uses_calls or ins.variant == "CALL"
+    lowered = Lowered(code, np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4),
+                      len(used), slot_of, slot_of[252:256].copy(), uses_calls)
+    program._lowered = lowered
+    return lowered
+
+
+def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, labels) -> None:
+    row[L_["C_OP"]] = OPCODES[ins.variant]
+    row[L_["C_PRED"]] = -1
+    sources = [L_["C_A"], L_["C_B"], L_["C_C"]]
+    types = [f for f in ins.spec.fields if f.kind == TYPE]
+    if types:
+        ty = getattr(ins, types[0].name)
+        row[L_["C_TY"]] = ty
+        row[L_["C_SH"]] = 64 - ty.bits
+    for f, v in zip(ins.spec.fields, ins.values):
+        k = f.kind
+        if f.name == "dst_ty":
+            row[L_["C_TY2"]] = v
+            row[L_["C_SH2"]] = 64 - v.bits
+        elif k in ENUMS:
+            row[L_["C_TY2"]] = int(v)
+        elif k == OPTPRED:
+            row[L_["C_PRED"]] = -1 if v is None else v
+        elif k in (REG, PRED) and f.role == "w":
+            row[L_["C_DST"]] = slot_of[v] if k == REG else v
+        elif k == REG and f.role == "range":
+            row[L_["C_A"]] = slot_of[v]
+            row[L_["C_B"]] = _i64(reduction_identity(ins.variant, ins.ty))
+        elif k in (REG, PRED):
+            row[sources.pop(0)] = slot_of[v] if k == REG else v
+        elif k == LABEL:
+            row[L_["C_IMM"]] = labels[v]
+        elif k == IMM:
+            row[L_["C_IMM"]] = _i64(canonical(ins.ty, v))
+        elif k in (U8, U16, U32, U64):
+            row[L_["C_IMM"]] = _i64(v)
+        elif k in (GADDR, SADDR):
+            _lower_address(v, row, slot_of)
+    if ins.variant == "SEL":     # original register numbers, for the fault message
+        row[L_["C_IMM"]] = ins.src_true
+        row[L_["C_PRED"]] = ins.src_false
+
+
+def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
+    if isinstance(a, BufferOffset):
+        row[L_["C_AMODE"]], row[L_["C_AX"]], row[L_["C_AY"]] = L_["AM_IMM"], _i64(a.handle), _i64(a.offset)
+    elif isinstance(a, PhiCoordinate):
+        row[L_["C_AMODE"]], row[L_["C_AX"]] = L_["AM_IMM"], 0
+        row[L_["C_AY"]] = atlas.boundary_offset(a.cls, a.page, a.byte)
+    elif isinstance(a, RegisterIndirect):
+        row[L_["C_AMODE"]], row[L_["C_AX"]], row[L_["C_AY"]] = L_["AM_REG_IMM"], slot_of[a.base], a.offset
+    else:
+        row[L_["C_AMODE"]] = L_["AM_REG_REG"]
+        row[L_["C_AX"]], row[L_["C_AY"]] = slot_of[a.handle_reg], slot_of[a.offset_reg]
+
+
+def run(launch) -> Tuple[np.ndarray, Optional[faults.Fault]]:
+    """The VM engine: run a :class:`hologram.backend.Launch`."""
+    low = lower(launch.program)
+    handles = sorted(launch.buffers)
+    init = [(int(low.slot_of[r]), int(ty) + 1, canonical(ty, v) if ty.is_int else v)
+            for r, ty, v in launch.reg_init if low.slot_of[r] >= 0]
+    resonance = np.zeros(96, np.float64)
+    result = _core.run(
+        low.code, low.checks, low.nslots, launch.grid, launch.block, launch.shared_memory,
+        launch.max_steps, np.array(handles, np.uint64), [launch.buffers[h] for h in handles],
+        launch.pools.view(0), launch.pools,
+        np.array([i[0] for i in init], np.int64), np.array([i[1] for i in init], np.uint8),
+        np.array([i[2] for i in init], np.uint64), low.sreg_slot, _MIRROR, _DEGREE, _NBRS,
+        low.uses_calls, launch.num_threads, resonance)
+    if result is None:
+        return resonance, None
+    code, lane, pc = result[:3]
+    return resonance, faults.Fault(int(code), int(lane), int(pc), tuple(int(d) for d in result[3:]))

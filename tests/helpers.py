@@ -1,0 +1,67 @@
+"""Test helpers: run a snippet of ISA code on one lane and read registers back.
+
+``run_snippet(backend, setup, body, outputs)`` binds the ``setup`` registers as typed-scalar
+parameters, appends an epilogue that stores every output register (or predicate, as a u8 0/1)
+into an output buffer, runs one lane, and returns the values. Registers r200-r203 are reserved
+for the epilogue.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence, Tuple, Union
+
+import numpy as np
+
+import hologram as hg
+from hologram.isa import DType
+
+OUT_REG = 200
+
+
+def _decode(raw: bytes, ty: DType) -> Any:
+    if ty == DType.BF16:
+        return int(np.frombuffer(raw[:2], np.uint16)[0])
+    return np.frombuffer(raw[:ty.size], ty.numpy)[0]
+
+
+def run_snippet(backend: Union[hg.CpuBackend, str], setup: Dict[str, Tuple[str, Any]],
+                body: str, outputs: Sequence[Union[str, Tuple[str, str]]], *,
+                max_steps: int = 100_000, shared_memory: int = 0,
+                extra_params: Dict[str, Any] = None) -> List[Any]:
+    """Run ``body`` on one lane; return the values of ``outputs``.
+
+    ``setup`` maps "rN" to a typed scalar (type name, value). ``outputs`` lists ("rN", type)
+    pairs or "pN" predicates (returned as bool). Floats come back as numpy scalars (bf16 as
+    its uint16 bit pattern).
+    """
+    if isinstance(backend, str):
+        backend = hg.CpuBackend() if backend == "vm" else hg.ReferenceBackend()
+    lines = [body, "__epilogue:"]
+    for k, out in enumerate(outputs):
+        if isinstance(out, str):          # a predicate -> u8 0/1
+            lines += ["mov_imm.u8 r201, 1", "mov_imm.u8 r202, 0",
+                      f"sel.u8 r203, {out}, r201, r202", f"stg.u8 [r{OUT_REG} + {8 * k}], r203"]
+        else:
+            reg, ty = out
+            lines.append(f"stg.{ty} [r{OUT_REG} + {8 * k}], {reg}")
+    program = hg.assemble("\n".join(lines))
+    out = np.zeros(8 * max(len(outputs), 1), np.uint8)
+    params: Dict[Any, Any] = dict(setup)
+    params[f"r{OUT_REG}"] = out
+    if extra_params:
+        params.update(extra_params)
+    backend.execute_program(program, hg.LaunchConfig(1, 1, shared_memory), params,
+                            max_steps=max_steps)
+    values = []
+    for k, o in enumerate(outputs):
+        raw = out[8 * k:8 * k + 8].tobytes()
+        values.append(bool(raw[0]) if isinstance(o, str) else _decode(raw, DType.parse(o[1])))
+    return values
+
+
+def f32_bits(x: float) -> int:
+    return int(np.float32(x).view(np.uint32))
+
+
+def bits_f32(b: int) -> float:
+    return float(np.uint32(b).view(np.float32))

@@ -447,7 +447,10 @@ def _coerce(spec: Spec, fld: Field, value: Any) -> Any:
     if k == F64:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ProgramError(f"{what} must be a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:        # an int beyond the f64 range: nearest f64 is ±inf
+            return -math.inf if value < 0 else math.inf
     if k in ENUMS:
         return ENUMS[k].parse(value)
     if k in (GADDR, SADDR):

@@ -89,10 +89,11 @@ class Program:
     def validate(self) -> "Program":
         """Check the program (ISA.md §7.4); raise ProgramError for the first failure."""
         n = len(self.instructions)
-        for name in sorted(self.labels):
-            idx = self.labels[name]
+        for name in self.labels:
             if not isinstance(name, str):
                 raise ProgramError(f"label name {name!r} is not a string")
+        for name in sorted(self.labels):
+            idx = self.labels[name]
             if isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx <= n:
                 raise ProgramError(f"label '{name}' points to invalid instruction index {idx} "
                                    f"(max: {n})")
@@ -102,6 +103,12 @@ class Program:
                                                isinstance(self.shared_memory, int) or
                                                self.shared_memory < 0):
             raise ProgramError(f"shared memory size must be an int >= 0, got {self.shared_memory!r}")
+        # Directive ranges of the text syntax (.shared: u64, .block extents: u32), so that every
+        # valid program can be disassembled and assembled back.
+        if self.shared_memory is not None and self.shared_memory > 2**64 - 1:
+            raise ProgramError(f"shared memory size {self.shared_memory} out of range [0, 2^64-1]")
+        if self.block is not None and any(d > 2**32 - 1 for d in self.block):
+            raise ProgramError(f"block extents {self.block} out of range [0, 2^32-1]")
         for i, ins in enumerate(self.instructions):
             if not isinstance(ins, Instruction):
                 raise ProgramError(f"not an Instruction: {ins!r}", i)
@@ -174,7 +181,7 @@ class Program:
         """Load a program from JSON (ours or the original's); ProgramError if invalid."""
         try:
             data = json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:
             raise ProgramError(f"invalid JSON: {e}") from None
         return cls.from_dict(data)
 
@@ -200,7 +207,8 @@ class Program:
             except ProgramError as e:
                 raise ProgramError(e.message, i) from None
         block = data.get("block")
-        if block is not None and not isinstance(block, list):
+        if block is not None and (not isinstance(block, list) or any(
+                isinstance(v, bool) or not isinstance(v, int) for v in block)):
             raise ProgramError("'block' must be a list of 1-3 integers")
         name = data.get("name")
         if name is not None and not isinstance(name, str):
@@ -283,7 +291,10 @@ def _from_json_value(variant: str, key: str, kind: str, v: Any) -> Any:
             return math.nan
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ProgramError(f"{variant}.{key}: expected a number, got {v!r}")
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:                    # an integer beyond the f64 range
+            return -math.inf if v < 0 else math.inf
     if kind != LABEL and kind != "optpred" and (isinstance(v, bool) or not isinstance(v, int)):
         raise ProgramError(f"{variant}.{key}: expected an integer, got {v!r}")
     return v

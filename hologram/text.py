@@ -269,10 +269,13 @@ class _Line:
         self.expect("[")
         t = self.next("address")
         low = t.text.lower()
-        if t.kind == "word" and re.fullmatch(r"buf\d+", low):
-            handle = int(low[3:])
-            if handle > INT_RANGES[U64]:
-                raise self.error("buffer handle out of range", t.col)
+        if t.kind == "word" and re.fullmatch(r"buf(\d+|0x[0-9a-f]+)?", low):
+            if low == "buf":                  # "buf" uint: the number may be a separate token
+                handle = self.uint("buffer handle", INT_RANGES[U64])
+            else:
+                handle = int(low[3:], 0) if low[3:5] == "0x" else int(low[3:])
+                if handle > INT_RANGES[U64]:
+                    raise self.error("buffer handle out of range", t.col)
             offset = self.uint("offset", INT_RANGES[U64]) if self.accept("+") else 0
             addr: Any = BufferOffset(handle, offset)
         elif t.kind == "word" and low in ("\u03c6", "phi"):
@@ -339,7 +342,15 @@ def _parse_operand(line: _Line, spec: Spec, name: str, values: Dict[str, Any]) -
     if kind == IMM:
         return _parse_imm(line, values["ty"])
     if kind == F64:
-        return float(line.signed_number()[0])
+        text = line.signed_number()[0]
+        body = text.lstrip("+-")
+        if body[:2].lower() == "0x":          # number = [sign] uint | float; uint may be hex
+            v = -int(body, 16) if text.startswith("-") else int(body, 16)
+            try:
+                return float(v)
+            except OverflowError:                # nearest f64, as float("1e400") = inf
+                return -math.inf if v < 0 else math.inf
+        return float(text)
     if kind in (U8, U16, U32, U64):
         return line.uint(name, INT_RANGES[kind])
     if kind == SREG:

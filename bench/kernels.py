@@ -1,0 +1,450 @@
+"""The benchmark kernels: ISA source, inputs, launch and the numpy equivalent of each.
+
+Every kernel is an ISA program assembled once; ``setup(n, rng)`` returns a :class:`Case` holding
+pre-allocated inputs/outputs, a function that launches the kernel on a backend and one that runs
+the numpy equivalent, and a check that the VM's output matches numpy (run once per size, outside
+the timed loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+import hologram as hg
+
+VECTOR_ADD = """
+.kernel vector_add
+.block 256
+; r1 = a, r2 = b, r3 = c (f32), r4 = n (u64)
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        ldg.f32     r10, [r1 + r0]
+        ldg.f32     r11, [r2 + r0]
+        add.f32     r12, r10, r11
+        stg.f32     [r3 + r0], r12
+done:
+        exit
+"""
+
+# The original's single-lane program: buffer handles baked in as immediates, r0 counts down.
+VECTOR_ADD_LOOP = """
+.kernel vector_add_loop
+        mov_imm.u64 r1, {a}
+        mov_imm.u64 r2, {b}
+        mov_imm.u64 r3, {c}
+        mov_imm.u32 r0, {count}
+        mov_imm.u64 r4, 0
+        mov_imm.u64 r5, 4
+loop_body:
+        ldg.f32     r10, [r1 + r4]
+        ldg.f32     r11, [r2 + r4]
+        add.f32     r12, r10, r11
+        stg.f32     [r3 + r4], r12
+        add.u64     r4, r4, r5
+        loop        r0, @loop_body
+"""
+
+SAXPY = """
+.kernel saxpy
+.block 256
+; y = a * x + y;  r1 = x, r2 = y (f32), r3 = a (f32), r4 = n (u64)
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        ldg.f32     r10, [r1 + r0]
+        ldg.f32     r11, [r2 + r0]
+        fma.f32     r12, r3, r10, r11
+        stg.f32     [r2 + r0], r12
+done:
+        exit
+"""
+
+RELU = """
+.kernel relu
+.block 256
+; r1 = x, r2 = y (f32), r4 = n (u64)
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        mov_imm.f32 r5, 0.0
+        ldg.f32     r10, [r1 + r0]
+        setgt.f32   p1, r10, r5
+        sel.f32     r11, p1, r10, r5
+        stg.f32     [r2 + r0], r11
+done:
+        exit
+"""
+
+# Compute-bound: y = sigmoid(x) * tanh(x) + exp(-x*x) * 0.5 - x/3, ten ALU ops per element.
+CHAIN = """
+.kernel chain
+.block 256
+; r1 = x, r2 = y (f32), r4 = n (u64)
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        mov_imm.f32 r20, 0.5
+        mov_imm.f32 r21, 3.0
+        ldg.f32     r10, [r1 + r0]
+        sigmoid.f32 r11, r10
+        tanh.f32    r12, r10
+        mul.f32     r13, r11, r12
+        mul.f32     r14, r10, r10
+        neg.f32     r14, r14
+        exp.f32     r15, r14
+        fma.f32     r16, r15, r20, r13
+        div.f32     r17, r10, r21
+        sub.f32     r18, r16, r17
+        stg.f32     [r2 + r0], r18
+done:
+        exit
+"""
+
+# Divergent per-lane loop: escape-time iteration counts of z <- z^2 + c (mandelbrot-like).
+MANDEL = """
+.kernel mandel
+.block 256
+; r1 = cre, r2 = cim (f32), r3 = counts (u32), r4 = n (u64), r5 = max_iter (u32)
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        ldg.f32     r10, [r1 + r0]
+        ldg.f32     r11, [r2 + r0]
+        mov_imm.f32 r12, 0.0            ; zr
+        mov_imm.f32 r13, 0.0            ; zi
+        mov_imm.f32 r20, 4.0
+        mov_imm.u32 r21, 0              ; k
+        mov_imm.u32 r22, 1
+iter:
+        setge.u32   p1, r21, r5
+        bra.p1      @store
+        mul.f32     r14, r12, r12       ; zr^2
+        mul.f32     r15, r13, r13       ; zi^2
+        add.f32     r16, r14, r15
+        setgt.f32   p2, r16, r20
+        bra.p2      @store
+        mul.f32     r17, r12, r13
+        add.f32     r17, r17, r17       ; 2 zr zi
+        sub.f32     r18, r14, r15
+        add.f32     r12, r18, r10
+        add.f32     r13, r17, r11
+        add.u32     r21, r21, r22
+        bra         @iter
+store:
+        stg.u32     [r3 + r0], r21
+done:
+        exit
+"""
+
+BLOCK_SUM = """
+.kernel block_sum
+.block 256
+.shared 1024
+; r1 = x (f32), r2 = out (f32[1], zeroed), r3 = n (u64)
+        mov.u32      r20, %lane.x
+        cvt.u64.u32  r21, r20
+        mov_imm.u32  r30, 2
+        shl.u64      r22, r21, r30
+        mov_imm.f32  r10, 0.0
+        setgeu.u64   p0, r255, r3
+        bra.p0       @stash
+        shl.u64      r23, r255, r30
+        ldg.f32      r10, [r1 + r23]
+stash:
+        sts.f32      [r0 + r22], r10
+        bar.sync     0
+        mov_imm.u32  r24, 128
+        mov_imm.u32  r31, 1
+        mov_imm.u32  r32, 0
+step:
+        setge.u32    p1, r20, r24
+        bra.p1       @sync
+        add.u32      r25, r20, r24
+        cvt.u64.u32  r26, r25
+        shl.u64      r26, r26, r30
+        lds.f32      r11, [r0 + r26]
+        lds.f32      r12, [r0 + r22]
+        add.f32      r12, r12, r11
+        sts.f32      [r0 + r22], r12
+sync:
+        bar.sync     0
+        shr.u32      r24, r24, r31
+        setne.u32    p2, r24, r32
+        bra.p2       @step
+        setne.u32    p3, r20, r32
+        bra.p3       @done
+        lds.f32      r13, [buf0 + 0]
+        mov_imm.u64  r33, 0
+        atom.add.f32 r14, [r2 + r33], r13
+done:
+        exit
+"""
+
+GATHER = """
+.kernel gather
+.block 256
+; out[i] = x[idx[i]];  r1 = x (f32), r2 = idx (u32), r3 = out (f32), r4 = n (u64)
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        ldg.u32     r10, [r2 + r0]
+        cvt.u64.u32 r11, r10
+        shl.u64     r11, r11, r250
+        ldg.f32     r12, [r1 + r11]
+        stg.f32     [r3 + r0], r12
+done:
+        exit
+"""
+
+HISTOGRAM = """
+.kernel histogram
+.block 256
+; bins[x[i]] += 1;  r1 = x (u32 values < 256), r2 = bins (u32[256], zeroed), r4 = n (u64)
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        ldg.u32     r10, [r1 + r0]
+        cvt.u64.u32 r11, r10
+        shl.u64     r11, r11, r250
+        mov_imm.u32 r12, 1
+        atom.add.u32 r13, [r2 + r11], r12
+done:
+        exit
+"""
+
+
+@dataclass
+class Case:
+    """One kernel at one size: run it on a backend, run numpy, compare."""
+    launch: Callable[[hg.CpuBackend, Optional[int]], None]
+    numpy: Callable[[], None]
+    check: Callable[[], None]
+    reset: Callable[[], None] = lambda: None     # outputs that accumulate (sums, histograms)
+
+
+@dataclass
+class Kernel:
+    name: str
+    title: str
+    source: str
+    setup: Callable[[hg.Program, int, np.random.Generator, hg.CpuBackend], Case]
+    max_n: int = 1 << 22
+    instructions_per_lane: Optional[int] = None   # executed per lane (uniform kernels)
+
+
+def _grid(n: int) -> int:
+    return (n + 255) // 256
+
+
+def _elementwise(out_name: str, numpy_fn, inputs: Dict[str, np.ndarray], out: np.ndarray,
+                 prog: hg.Program, n: int, extra: Dict[str, object], be: hg.CpuBackend,
+                 rtol: float = 0.0):
+    params = dict(inputs)
+    params[out_name] = out
+    params.update(extra)
+    expected = np.empty_like(out)
+
+    def launch(be, threads):
+        be.execute_program(prog, hg.LaunchConfig(_grid(n), 256), params, num_threads=threads)
+
+    def run_numpy():
+        numpy_fn(expected)
+
+    def check():
+        out[...] = 0
+        launch(be, None)
+        numpy_fn(expected)
+        if rtol:
+            np.testing.assert_allclose(out, expected, rtol=rtol, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(out, expected)
+
+    return Case(launch, run_numpy, check)
+
+
+def setup_vector_add(prog, n, rng, be):
+    a = rng.random(n, dtype=np.float32)
+    b = rng.random(n, dtype=np.float32)
+    c = np.zeros(n, np.float32)
+    return _elementwise("r3", lambda out: np.add(a, b, out=out), {"r1": a, "r2": b}, c, prog, n,
+                        {"r4": ("u64", n)}, be)
+
+
+def setup_vector_add_loop(source, n, rng, be):
+    a = rng.random(n, dtype=np.float32)
+    b = rng.random(n, dtype=np.float32)
+    ha, hb, hc = (be.allocate_buffer(4 * n) for _ in range(3))
+    be.copy_to_buffer(ha, a)
+    be.copy_to_buffer(hb, b)
+    prog = hg.assemble(source.format(a=ha, b=hb, c=hc, count=n - 1))
+    expected = np.empty(n, np.float32)
+    c_view = be.buffer_view(hc).view(np.float32)
+
+    def launch(be_, threads):
+        be.execute_program(prog, hg.LaunchConfig(1, 1), num_threads=threads)
+
+    def check():
+        launch(be, None)
+        np.add(a, b, out=expected)
+        np.testing.assert_array_equal(c_view, expected)
+
+    return Case(launch, lambda: np.add(a, b, out=expected), check)
+
+
+def setup_saxpy(prog, n, rng, be):
+    x = rng.random(n, dtype=np.float32)
+    y0 = rng.random(n, dtype=np.float32)
+    y = y0.copy()
+    alpha = np.float32(1.5)
+    expected = np.empty_like(y)
+    tmp = np.empty_like(y)
+    params = {"r1": x, "r2": y, "r3": alpha, "r4": ("u64", n)}
+
+    def launch(be_, threads):
+        be_.execute_program(prog, hg.LaunchConfig(_grid(n), 256), params, num_threads=threads)
+
+    def run_numpy():
+        np.multiply(alpha, x, out=tmp)
+        np.add(tmp, y, out=expected)
+
+    def check():
+        y[...] = y0
+        launch(be, 1)
+        ref = (x.astype(np.float64) * alpha + y0).astype(np.float32)   # fma: one rounding
+        np.testing.assert_allclose(y, ref, rtol=1e-6)
+
+    return Case(launch, run_numpy, check, reset=lambda: y.__setitem__(Ellipsis, y0))
+
+
+def setup_relu(prog, n, rng, be):
+    x = rng.standard_normal(n).astype(np.float32)
+    y = np.zeros(n, np.float32)
+    return _elementwise("r2", lambda out: np.maximum(x, np.float32(0), out=out), {"r1": x}, y,
+                        prog, n, {"r4": ("u64", n)}, be)
+
+
+def _chain_numpy(x):
+    def run(out):
+        s = 1 / (1 + np.exp(-x))
+        t = np.tanh(x)
+        out[...] = s * t + np.exp(-x * x) * np.float32(0.5) - x / np.float32(3)
+    return run
+
+
+def setup_chain(prog, n, rng, be):
+    x = rng.standard_normal(n).astype(np.float32)
+    y = np.zeros(n, np.float32)
+    return _elementwise("r2", _chain_numpy(x), {"r1": x}, y, prog, n, {"r4": ("u64", n)}, be,
+                        rtol=1e-5)
+
+
+MAX_ITER = 64
+
+
+def setup_mandel(prog, n, rng, be):
+    side = int(np.sqrt(n)) or 1
+    re_ = np.linspace(-2.0, 0.5, side, dtype=np.float32)
+    im_ = np.linspace(-1.2, 1.2, max(n // side, 1), dtype=np.float32)
+    cre = np.resize(np.repeat(re_[None, :], len(im_), 0).reshape(-1), n).astype(np.float32)
+    cim = np.resize(np.repeat(im_[:, None], side, 1).reshape(-1), n).astype(np.float32)
+    counts = np.zeros(n, np.uint32)
+    expected = np.zeros(n, np.uint32)
+
+    def run_numpy(out=expected):
+        zr = np.zeros(n, np.float32)
+        zi = np.zeros(n, np.float32)
+        out[...] = MAX_ITER
+        alive = np.ones(n, bool)
+        for k in range(MAX_ITER):
+            zr2, zi2 = zr * zr, zi * zi
+            esc = alive & (zr2 + zi2 > 4)
+            out[esc] = k
+            alive &= ~esc
+            if not alive.any():
+                break
+            zi = np.where(alive, (zr * zi + zr * zi) + cim, zi).astype(np.float32)
+            zr = np.where(alive, (zr2 - zi2) + cre, zr).astype(np.float32)
+
+    params = {"r1": cre, "r2": cim, "r3": counts, "r4": ("u64", n), "r5": ("u32", MAX_ITER)}
+
+    def launch(be_, threads):
+        be_.execute_program(prog, hg.LaunchConfig(_grid(n), 256), params, num_threads=threads)
+
+    def check():
+        launch(be, None)
+        run_numpy()
+        np.testing.assert_array_equal(counts, expected)
+
+    return Case(launch, run_numpy, check)
+
+
+def setup_block_sum(prog, n, rng, be):
+    x = rng.random(n, dtype=np.float32)
+    out = np.zeros(1, np.float32)
+    params = {"r1": x, "r2": out, "r3": ("u64", n)}
+
+    def launch(be_, threads):
+        be_.execute_program(prog, hg.LaunchConfig(_grid(n), 256), params, num_threads=threads)
+
+    def check():
+        out[0] = 0
+        launch(be, None)
+        np.testing.assert_allclose(out[0], x.sum(dtype=np.float64), rtol=1e-4)
+
+    return Case(launch, lambda: x.sum(), check, reset=lambda: out.__setitem__(0, 0))
+
+
+def setup_gather(prog, n, rng, be):
+    x = rng.random(n, dtype=np.float32)
+    idx = rng.integers(0, n, n, dtype=np.uint32)
+    out = np.zeros(n, np.float32)
+    return _elementwise("r3", lambda o: np.take(x, idx, out=o), {"r1": x, "r2": idx}, out, prog,
+                        n, {"r4": ("u64", n)}, be)
+
+
+def setup_histogram(prog, n, rng, be):
+    x = rng.integers(0, 256, n, dtype=np.uint32)
+    bins = np.zeros(256, np.uint32)
+    params = {"r1": x, "r2": bins, "r4": ("u64", n)}
+
+    def launch(be_, threads):
+        be_.execute_program(prog, hg.LaunchConfig(_grid(n), 256), params, num_threads=threads)
+
+    def check():
+        bins[...] = 0
+        launch(be, None)
+        np.testing.assert_array_equal(bins, np.bincount(x, minlength=256))
+
+    return Case(launch, lambda: np.bincount(x, minlength=256), check,
+                reset=lambda: bins.__setitem__(Ellipsis, 0))
+
+
+KERNELS: List[Kernel] = [
+    Kernel("vector_add", "vector_add f32, one lane per element (headline)", VECTOR_ADD,
+           setup_vector_add, instructions_per_lane=9),
+    Kernel("vector_add_loop", "the original's single-lane LOOP program (12 instructions)",
+           VECTOR_ADD_LOOP, setup_vector_add_loop, max_n=1 << 20),
+    Kernel("saxpy", "saxpy with fma.f32", SAXPY, setup_saxpy, instructions_per_lane=9),
+    Kernel("relu", "relu with setcc + sel", RELU, setup_relu, instructions_per_lane=10),
+    Kernel("chain", "compute-bound chain (sigmoid, tanh, exp; 10 ALU ops/element)", CHAIN,
+           setup_chain, instructions_per_lane=18),
+    Kernel("mandel", "divergent per-lane loop (escape time, max 64 iterations)", MANDEL,
+           setup_mandel),
+    Kernel("block_sum", "block sum: shared memory + bar.sync + atom.add", BLOCK_SUM,
+           setup_block_sum),
+    Kernel("gather", "gather through an index buffer", GATHER, setup_gather,
+           instructions_per_lane=10),
+    Kernel("histogram", "histogram with atom.add (256 u32 bins)", HISTOGRAM, setup_histogram,
+           instructions_per_lane=10),
+]

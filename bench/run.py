@@ -1,0 +1,182 @@
+"""hologram benchmark harness.
+
+    python bench/run.py             # n = 2^8 ... 2^22, every kernel
+    python bench/run.py --quick     # a short run (fewer sizes, shorter timing)
+
+For every kernel and size: the sequential run (num_threads=1), the parallel run (all threads)
+and the numpy equivalent, measured in the same process: warm-up, then the median of repeated
+launches on pre-allocated inputs. The VM's output is checked against numpy once per size,
+outside the timed loop. Prints tables, writes results JSON and a PNG plot (time vs n).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import hologram as hg  # noqa: E402
+from hologram import vm  # noqa: E402
+from kernels import KERNELS  # noqa: E402
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def timeit(fn: Callable[[], object], budget: float, min_reps: int = 5, max_reps: int = 2000) -> float:
+    """Median seconds per call: two warm-up calls, then repeat until `budget` seconds pass."""
+    fn()
+    fn()
+    times: List[float] = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < budget and len(times) < max_reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def fmt_time(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:8.2f} µs"
+    if s < 1:
+        return f"{s * 1e3:8.2f} ms"
+    return f"{s:8.2f} s "
+
+
+def prepare_cost(source: str) -> Dict[str, float]:
+    """One-time cost of assemble + validate (assemble() validates) and of lowering."""
+    t_asm = timeit(lambda: hg.assemble(source), 0.05, max_reps=200)
+    progs = [hg.assemble(source) for _ in range(20)]
+    t0 = time.perf_counter()
+    for p in progs:
+        vm.lower(p)
+    return {"assemble_validate_s": t_asm, "lower_s": (time.perf_counter() - t0) / len(progs)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short run: fewer sizes, less timing")
+    ap.add_argument("--min-exp", type=int, default=8, help="smallest size 2^k (default 8)")
+    ap.add_argument("--max-exp", type=int, default=22, help="largest size 2^k (default 22)")
+    ap.add_argument("--step", type=int, default=1, help="exponent step (default 1)")
+    ap.add_argument("--kernels", default="", help="comma-separated kernel names (default all)")
+    ap.add_argument("--threads", type=int, default=None, help="parallel thread count (default all)")
+    ap.add_argument("--budget", type=float, default=None, help="seconds per measurement")
+    ap.add_argument("--out", default=str(HERE / "results"), help="output folder for JSON and PNG")
+    args = ap.parse_args(argv)
+
+    if args.quick:
+        args.step = max(args.step, 2)
+        args.max_exp = min(args.max_exp, 20)
+    budget = args.budget if args.budget is not None else (0.05 if args.quick else 0.25)
+    sizes = [1 << k for k in range(args.min_exp, args.max_exp + 1, args.step)]
+    chosen = [k for k in KERNELS if not args.kernels or k.name in args.kernels.split(",")]
+    threads = hg.effective_num_threads(args.threads)
+    header = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads,
+        "openmp": hg.openmp_enabled(), "hologram": hg.__version__, "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+    print(f"hologram {hg.__version__} benchmark — {header['date']}")
+    print(f"CPU: {header['cpu']} ({header['cores']} cores); parallel = {threads} threads; "
+          f"OpenMP {'on' if header['openmp'] else 'off'}; numpy {np.__version__}")
+
+    rng = np.random.default_rng(12345)
+    be = hg.CpuBackend()
+    results: Dict[str, Dict] = {}
+    total = sum(len([n for n in sizes if n <= k.max_n]) for k in chosen)
+    done = 0
+    for kern in chosen:
+        prep = prepare_cost(kern.source.format(a=1, b=2, c=3, count=1) if "{a}" in kern.source
+                            else kern.source)
+        prog = None if "{a}" in kern.source else hg.assemble(kern.source)
+        rows = []
+        for n in [n for n in sizes if n <= kern.max_n]:
+            done += 1
+            print(f"  [{done}/{total}] {kern.name} n={n} ...", file=sys.stderr, flush=True)
+            case = kern.setup(prog if prog is not None else kern.source, n, rng, be)
+            case.check()
+            case.reset()
+            seq = timeit(lambda: case.launch(be, 1), budget)
+            par = timeit(lambda: case.launch(be, threads), budget)
+            ref = timeit(case.numpy, budget)
+            rows.append({"n": n, "sequential_s": seq, "parallel_s": par, "numpy_s": ref})
+        results[kern.name] = {"title": kern.title, "prepare": prep, "rows": rows,
+                              "instructions_per_lane": kern.instructions_per_lane}
+        print_table(kern.name, kern.title, prep, rows)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"machine": header, "kernels": results}, indent=1))
+    plot(results, header, out / "bench.png")
+    print(f"\nwrote {out / 'results.json'} and {out / 'bench.png'}")
+    return 0
+
+
+def print_table(name: str, title: str, prep: Dict[str, float], rows: List[Dict]) -> None:
+    print(f"\n## {name}: {title}")
+    print(f"one-time: assemble + validate {prep['assemble_validate_s'] * 1e6:.1f} µs, "
+          f"lower {prep['lower_s'] * 1e6:.1f} µs")
+    print(f"{'size':>9} | {'sequential':>11} | {'parallel':>11} | {'speedup':>7} | "
+          f"{'Melem/s':>8} | {'numpy':>11} | {'par/numpy':>9}")
+    print("-" * 84)
+    for r in rows:
+        n, seq, par, ref = r["n"], r["sequential_s"], r["parallel_s"], r["numpy_s"]
+        print(f"{n:>9} | {fmt_time(seq)} | {fmt_time(par)} | {seq / par:6.2f}x | "
+              f"{n / min(seq, par) / 1e6:8.1f} | {fmt_time(ref)} | {par / ref:8.2f}x")
+
+
+def plot(results: Dict[str, Dict], header: Dict, path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot", file=sys.stderr)
+        return
+    names = list(results)
+    cols = 3
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        data = results[name]["rows"]
+        n = [r["n"] for r in data]
+        ax.loglog(n, [r["sequential_s"] for r in data], "o-", label="sequential")
+        ax.loglog(n, [r["parallel_s"] for r in data], "s-", label=f"parallel ({header['threads']} thr)")
+        ax.loglog(n, [r["numpy_s"] for r in data], "^--", label="numpy")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("n")
+        ax.set_ylabel("seconds")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.suptitle(f"hologram {header['hologram']} — {header['cpu']}, {header['date']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

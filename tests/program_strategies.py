@@ -1,0 +1,197 @@
+"""Hypothesis strategies for VALID Atlas ISA programs, built from the table ``hologram.isa.SPECS``.
+
+Shared by tests/test_text.py and tests/test_json.py (text and JSON round trips). Field values are
+generated per field kind; the context rules of ISA.md §7.4 are respected: the type sets
+``spec.types``, ``setltu/leu/gtu/geu`` only on integer types, atomic and/or/xor only on the wide
+integer types, reductions with ``src_base + count <= 256``, Φ class < 96 and page < 48, and label
+references that exist.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from hypothesis import strategies as st
+
+from hologram.isa import (ADDRESS_MODES, ATOMOP, COND, F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG,
+                          SADDR, SCOPE, SPECS, SREG, TYPE, U8, U16, U32, U64, AtomOp,
+                          BufferOffset, Cond, DType, Instruction, PhiCoordinate, RegisterIndirect,
+                          RegisterIndirectComputed, Scope, SReg, T_WIDE_INT)
+from hologram.program import Program
+
+assert set(ADDRESS_MODES) == {"BufferOffset", "PhiCoordinate", "RegisterIndirect",
+                              "RegisterIndirectComputed"}
+
+# ------------------------------------------------------------------------------------------------
+# Leaves
+
+IDENTS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.$]{0,10}", fullmatch=True)
+
+# interesting float bit patterns per type (canonical and non-canonical NaNs, ±inf, ±0,
+# subnormals, extremes)
+FLOAT_SPECIALS = {
+    DType.F16: [0x7E00, 0xFE00, 0x7C00, 0xFC00, 0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x0400,
+                0x3C00, 0x7BFF, 0xFBFF, 0x7C01, 0x7FFF, 0xFE01, 0x7D00, 0x2400, 0x3555],
+    DType.BF16: [0x7FC0, 0xFFC0, 0x7F80, 0xFF80, 0x0000, 0x8000, 0x0001, 0x007F, 0x0080, 0x3F80,
+                 0x7F7F, 0xFF7F, 0x7F81, 0x7FFF, 0xFFC1, 0x0400, 0x5F80, 0x3EAB],
+    DType.F32: [0x7FC00000, 0xFFC00000, 0x7F800000, 0xFF800000, 0, 0x80000000, 1, 0x80000001,
+                0x007FFFFF, 0x00800000, 0x3F800000, 0x7F7FFFFF, 0x7F800001, 0x7FC00001,
+                0xFFFFFFFF, 0x42280000, 0x3DCCCCCD, 0x0F800000],
+    DType.F64: [0x7FF8000000000000, 0xFFF8000000000000, 0x7FF0000000000000, 0xFFF0000000000000,
+                0, 1 << 63, 1, 0x000FFFFFFFFFFFFF, 0x0010000000000000, 0x3FF0000000000000,
+                0x7FEFFFFFFFFFFFFF, 0x7FF0000000000001, 0x7FF8000000000001, 2**64 - 1,
+                0x3FB999999999999A, 0x0060000000000000],
+}
+
+
+def _f16_bits(x: float) -> int:
+    with np.errstate(over="ignore"):
+        return int(np.float16(x).view(np.uint16))
+
+
+def _f32_bits(x: float) -> int:
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def _f64_bits(x: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def float_patterns(ty: DType) -> st.SearchStrategy[int]:
+    """Bit patterns of type ``ty`` (value < 2**w): specials, random bits, from random floats."""
+    w = ty.bits
+    options = [st.sampled_from(FLOAT_SPECIALS[ty]), st.integers(0, 2**w - 1)]
+    if ty == DType.F16:
+        options.append(st.floats(width=16).map(_f16_bits))
+    elif ty == DType.BF16:
+        options.append(st.floats(width=32).map(lambda x: _f32_bits(x) >> 16))
+    elif ty == DType.F32:
+        options.append(st.floats(width=32).map(_f32_bits))
+    else:
+        options.append(st.floats().map(_f64_bits))
+    return st.one_of(*options)
+
+
+def imm_values(ty: DType) -> st.SearchStrategy[int]:
+    """MOV_IMM.value for type ``ty``: any u64 (raw high bits included)."""
+    if ty.is_float:
+        w = ty.bits
+        high = [] if w == 64 else [st.integers(2**w, 2**64 - 1)]   # high bits set: printed raw
+        return st.one_of(float_patterns(ty), *high)
+    w = ty.bits
+    return st.one_of(st.sampled_from([0, 1, 2**w - 1, 2**(w - 1), 2**(w - 1) - 1, 2**63,
+                                      2**63 - 1, 2**64 - 1, 2**64 - 2**(w - 1)]),
+                     st.integers(0, 2**64 - 1), st.integers(0, 2**w - 1))
+
+
+EPSILONS_FINITE = st.one_of(st.floats(allow_nan=True, allow_infinity=False),
+                            st.sampled_from([0.0, -0.0, 0.5, -0.5, 1e-300, 5e-324, -1e308,
+                                             float("nan")]))
+EPSILONS = st.one_of(EPSILONS_FINITE, st.sampled_from([float("inf"), float("-inf")]))
+
+REGS = st.integers(0, 255)
+PREDS = st.integers(0, 15)
+
+
+def addresses(allow_phi: bool = True) -> st.SearchStrategy:
+    modes = [
+        st.builds(BufferOffset, st.one_of(st.integers(0, 16), st.integers(0, 2**64 - 1)),
+                  st.one_of(st.integers(0, 4096), st.integers(0, 2**64 - 1))),
+        st.builds(RegisterIndirect, REGS, st.one_of(st.integers(-64, 64),
+                                                    st.integers(-2**31, 2**31 - 1),
+                                                    st.sampled_from([-2**31, 2**31 - 1]))),
+        st.builds(RegisterIndirectComputed, REGS, REGS),
+    ]
+    if allow_phi:
+        modes.append(st.builds(PhiCoordinate, st.integers(0, 95), st.integers(0, 47),
+                               st.integers(0, 255)))
+    return st.one_of(*modes)
+
+
+UINTS = {U8: st.integers(0, 2**8 - 1), U16: st.integers(0, 2**16 - 1),
+         U32: st.integers(0, 2**32 - 1),
+         U64: st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 65536))}
+
+ORDERED_CONDS = [c for c in Cond if c < Cond.LTU]
+PLAIN_ATOM_OPS = [AtomOp.ADD, AtomOp.MIN, AtomOp.MAX, AtomOp.EXCH]
+
+# ------------------------------------------------------------------------------------------------
+# Instructions
+
+
+@st.composite
+def instructions(draw, spec=None, labels=("L",), finite_epsilon: bool = False):
+    """One valid instruction (of ``spec``, or of any spec usable with ``labels``)."""
+    if spec is None:
+        usable = [s for s in SPECS if labels or all(f.kind != LABEL for f in s.fields)]
+        spec = draw(st.sampled_from(usable))
+    values = {}
+    # type fields first: other fields (cond, op, value) depend on them
+    for f in spec.fields:
+        if f.kind == TYPE:
+            allowed = spec.types if f.name == "ty" else list(DType)
+            values[f.name] = draw(st.sampled_from(sorted(allowed)))
+    for f in spec.fields:
+        k = f.kind
+        if k == TYPE:
+            continue
+        if spec.variant.startswith("Reduce") and f.name == "src_base":
+            base = draw(st.one_of(REGS, st.sampled_from([0, 255, 250])))
+            values["src_base"] = base
+            values["count"] = draw(st.one_of(st.integers(0, 256 - base),
+                                             st.just(256 - base)))
+            continue
+        if spec.variant.startswith("Reduce") and f.name == "count":
+            continue
+        if k == REG:
+            values[f.name] = draw(REGS)
+        elif k == PRED:
+            values[f.name] = draw(PREDS)
+        elif k == OPTPRED:
+            values[f.name] = draw(st.one_of(st.none(), PREDS))
+        elif k == LABEL:
+            values[f.name] = draw(st.sampled_from(sorted(labels)))
+        elif k in (GADDR, SADDR):
+            values[f.name] = draw(addresses())
+        elif k in UINTS:
+            values[f.name] = draw(UINTS[k])
+        elif k == IMM:
+            values[f.name] = draw(imm_values(values["ty"]))
+        elif k == F64:
+            values[f.name] = draw(EPSILONS_FINITE if finite_epsilon else EPSILONS)
+        elif k == COND:
+            ty = values["ty"]
+            values[f.name] = draw(st.sampled_from(list(Cond) if ty.is_int else ORDERED_CONDS))
+        elif k == ATOMOP:
+            ty = values["ty"]
+            values[f.name] = draw(st.sampled_from(list(AtomOp) if ty in T_WIDE_INT
+                                                  else PLAIN_ATOM_OPS))
+        elif k == SCOPE:
+            values[f.name] = draw(st.sampled_from(list(Scope)))
+        elif k == SREG:
+            values[f.name] = draw(st.sampled_from(list(SReg)))
+        else:  # pragma: no cover - a new field kind needs a generator
+            raise AssertionError(f"no generator for field kind {k!r}")
+    return Instruction(spec.variant, **values)
+
+
+@st.composite
+def programs(draw, max_instructions: int = 12, finite_epsilon: bool = False,
+             directives: bool = True):
+    """A valid Program: instructions from SPECS, labels in [0, len], optional directives."""
+    n = draw(st.integers(0, max_instructions))
+    names = draw(st.lists(IDENTS, max_size=5, unique=True))
+    labels = {name: draw(st.integers(0, n)) for name in names}
+    ins = [draw(instructions(labels=tuple(labels), finite_epsilon=finite_epsilon))
+           for _ in range(n)]
+    name = block = shared = None
+    if directives:
+        name = draw(st.one_of(st.none(), IDENTS))
+        block = draw(st.one_of(
+            st.none(),
+            st.tuples(st.integers(1, 1024), st.integers(1, 64), st.integers(1, 64)),
+            st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
+                      st.integers(0, 2**32 - 1))))
+        shared = draw(st.one_of(st.none(), st.integers(0, 2**26), st.integers(0, 2**64 - 1)))
+    return Program(ins, labels, name=name, block=block, shared_memory=shared)

@@ -816,39 +816,126 @@ cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, u
 
 
 cdef inline uint64_t load_value(const uint8_t* p, int n, int ty) noexcept nogil:
-    cdef uint64_t v = 0
-    memcpy(&v, p, n)                      # little-endian hosts: low bytes first
-    if ty <= T_I64 and n < 8:
-        v = canon(v, 64 - 8 * n, 1)
-    return v
+    """Read n bytes (little-endian host) as register content: signed types sign-extended."""
+    cdef uint8_t b1
+    cdef uint16_t b2
+    cdef uint32_t b4
+    cdef uint64_t v
+    if n == 4:
+        memcpy(&b4, p, 4)
+        return <uint64_t><int64_t><int32_t>b4 if ty == T_I32 else b4
+    if n == 8:
+        memcpy(&v, p, 8)
+        return v
+    if n == 2:
+        memcpy(&b2, p, 2)
+        return <uint64_t><int64_t><int16_t>b2 if ty == T_I16 else b2
+    b1 = p[0]
+    return <uint64_t><int64_t><int8_t>b1 if ty == T_I8 else b1
+
+
+cdef inline void store_value(uint8_t* p, int n, uint64_t v) noexcept nogil:
+    cdef uint32_t b4
+    cdef uint16_t b2
+    if n == 4:
+        b4 = <uint32_t>v
+        memcpy(p, &b4, 4)
+    elif n == 8:
+        memcpy(p, &v, 8)
+    elif n == 2:
+        b2 = <uint16_t>v
+        memcpy(p, &b2, 2)
+    else:
+        p[0] = <uint8_t>v
+
+
+cdef inline void memory_loop(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                             int64_t pc, int nb, bint load, bint shared) noexcept nogil:
+    """The lane loop of LDG/STG/LDS/STS, inlined per (size, direction, space) so the
+    accesses compile to plain moves. Consecutive lanes usually use the same handle: the last
+    one looked up is remembered."""
+    cdef int i, lane, ty = <int>ins[C_TY]
+    cdef int64_t L = c.L, mode = ins[C_AMODE]
+    cdef uint64_t h, off, last_h = 0, last_size = 0
+    cdef uint8_t* last_base = NULL
+    cdef uint8_t* p
+    cdef uint64_t* rv = w.regs + (ins[C_DST] if load else ins[C_A]) * L
+    cdef uint8_t* tv = w.tags + ins[C_DST] * L
+    cdef uint64_t* hreg = w.regs + ins[C_AX] * L
+    cdef uint64_t* oreg = w.regs + ins[C_AY] * L
+    cdef uint8_t tag = <uint8_t>(ty + 1)
+    for i in range(n):
+        lane = g[i]
+        if mode == AM_REG_REG:
+            h = hreg[lane]
+            off = oreg[lane]
+        elif mode == AM_REG_IMM:
+            h = hreg[lane]
+            off = <uint64_t>ins[C_AY]        # a negative i32 wraps to a huge (out of bounds) offset
+        else:
+            h = <uint64_t>ins[C_AX]
+            off = <uint64_t>ins[C_AY]
+        if shared:
+            p = shared_ptr(c, w, lane, pc, off, nb, 0)
+            if p == NULL:
+                continue
+        elif last_base != NULL and h == last_h and off <= last_size and <uint64_t>nb <= last_size - off:
+            p = last_base + off
+        else:
+            p = global_ptr(c, w, lane, pc, h, off, nb, 0)
+            if p == NULL:
+                continue
+            last_h = h
+            last_base = p - off
+            last_size = buffer_size(c, h)
+        if load:
+            rv[lane] = load_value(p, nb, ty)
+            tv[lane] = tag
+        else:
+            store_value(p, nb, rv[lane])
+
+
+cdef inline uint64_t buffer_size(Ctx* c, uint64_t h) noexcept nogil:
+    """Size of a known handle (called after a successful global_ptr)."""
+    cdef int64_t lo = 0, hi = c.nbufs - 1, mid
+    if h == 0:
+        return BOUNDARY_BYTES
+    if h >= CLASS_HANDLE_BASE:
+        return CLASS_BYTES
+    while lo <= hi:
+        mid = (lo + hi) >> 1
+        if c.buf_handle[mid] == h:
+            return c.buf_size[mid]
+        if c.buf_handle[mid] < h:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return 0
 
 
 cdef inline void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                              int64_t pc) noexcept nogil:
     """LDG / STG / LDS / STS."""
-    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
-    cdef int nb = type_bits(ty) >> 3
-    cdef int64_t L = c.L
-    cdef uint64_t h, off, last_h = 1, last_size = 0
-    cdef uint8_t* p
-    cdef uint64_t* rv = w.regs + ins[C_DST] * L if (op == OP_LDG or op == OP_LDS) else w.regs + ins[C_A] * L
-    cdef uint8_t* tv = w.tags + ins[C_DST] * L
-    cdef uint8_t tag = <uint8_t>(ty + 1)
-    cdef bint shared = op == OP_LDS or op == OP_STS
-    for i in range(n):
-        lane = g[i]
-        lane_address(c, w, ins, lane, &h, &off)
-        if shared:
-            p = shared_ptr(c, w, lane, pc, off, nb, 0)
+    cdef int op = <int>ins[C_OP]
+    cdef int nb = type_bits(<int>ins[C_TY]) >> 3
+    if op == OP_LDG:
+        if nb == 4:
+            memory_loop(c, w, ins, g, n, pc, 4, 1, 0)
+        elif nb == 8:
+            memory_loop(c, w, ins, g, n, pc, 8, 1, 0)
         else:
-            p = global_ptr(c, w, lane, pc, h, off, nb, 0)
-        if p == NULL:
-            continue
-        if op == OP_LDG or op == OP_LDS:
-            rv[lane] = load_value(p, nb, ty)
-            tv[lane] = tag
+            memory_loop(c, w, ins, g, n, pc, nb, 1, 0)
+    elif op == OP_STG:
+        if nb == 4:
+            memory_loop(c, w, ins, g, n, pc, 4, 0, 0)
+        elif nb == 8:
+            memory_loop(c, w, ins, g, n, pc, 8, 0, 0)
         else:
-            memcpy(p, &rv[lane], nb)
+            memory_loop(c, w, ins, g, n, pc, nb, 0, 0)
+    elif op == OP_LDS:
+        memory_loop(c, w, ins, g, n, pc, nb, 1, 1)
+    else:
+        memory_loop(c, w, ins, g, n, pc, nb, 0, 1)
 
 
 cdef inline uint64_t atomic_apply(int op, int ty, uint64_t old, uint64_t s, int sh) noexcept nogil:
@@ -966,6 +1053,24 @@ cdef inline void exec_pool(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, in
 # ---------------------------------------------------------------------------------------------
 # Arithmetic families
 
+cdef inline void f32_loop(int op, uint64_t* d, uint8_t* dt, const uint64_t* a, const uint64_t* b,
+                          const int32_t* g, int n) noexcept nogil:
+    cdef int i, lane
+    for i in range(n):
+        lane = g[i]
+        d[lane] = hg_f32_bits(f_binop(op, hg_f32(a[lane]), hg_f32(b[lane])))
+        dt[lane] = T_F32 + 1
+
+
+cdef inline void f64_loop(int op, uint64_t* d, uint8_t* dt, const uint64_t* a, const uint64_t* b,
+                          const int32_t* g, int n) noexcept nogil:
+    cdef int i, lane
+    for i in range(n):
+        lane = g[i]
+        d[lane] = hg_f64_bits(d_binop(op, hg_f64(a[lane]), hg_f64(b[lane])))
+        dt[lane] = T_F64 + 1
+
+
 cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                             int64_t pc) noexcept nogil:
     """Binary ops (ADD ... SHR, POW), MAD, FMA."""
@@ -977,42 +1082,70 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
     cdef uint64_t* b = w.regs + ins[C_B] * L
     cdef uint64_t* cc = w.regs + ins[C_C] * L
     cdef uint8_t tag = <uint8_t>(ty + 1)
-    cdef float fa, fb
-    cdef double da, db
-    if ty <= T_U64:
-        if op == OP_MAD:
-            for i in range(n):
-                lane = g[i]
-                d[lane] = canon(a[lane] * b[lane] + cc[lane], sh, ty <= T_I64)
-                dt[lane] = tag
-        elif op == OP_ADD:
-            for i in range(n):
-                lane = g[i]
-                d[lane] = canon(a[lane] + b[lane], sh, ty <= T_I64)
-                dt[lane] = tag
+    cdef bint sgn = ty <= T_I64
+    cdef float fa
+    cdef double da
+    if ty == T_F32 and op != OP_MAD and op != OP_FMA:
+        if op == OP_ADD:
+            f32_loop(OP_ADD, d, dt, a, b, g, n)
+        elif op == OP_SUB:
+            f32_loop(OP_SUB, d, dt, a, b, g, n)
+        elif op == OP_MUL:
+            f32_loop(OP_MUL, d, dt, a, b, g, n)
+        elif op == OP_DIV:
+            f32_loop(OP_DIV, d, dt, a, b, g, n)
         else:
-            for i in range(n):
-                lane = g[i]
-                if (op == OP_DIV or op == OP_REM) and b[lane] == 0:
-                    fault(w, lane, pc, F_DIV_ZERO)
-                    continue
-                d[lane] = int_binop(op, a[lane], b[lane], ty, sh)
-                dt[lane] = tag
+            f32_loop(op, d, dt, a, b, g, n)
+    elif ty == T_F64 and op != OP_MAD and op != OP_FMA:
+        if op == OP_ADD:
+            f64_loop(OP_ADD, d, dt, a, b, g, n)
+        elif op == OP_SUB:
+            f64_loop(OP_SUB, d, dt, a, b, g, n)
+        elif op == OP_MUL:
+            f64_loop(OP_MUL, d, dt, a, b, g, n)
+        else:
+            f64_loop(op, d, dt, a, b, g, n)
+    elif ty <= T_U64 and op == OP_ADD:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = canon(a[lane] + b[lane], sh, sgn)
+            dt[lane] = tag
+    elif ty <= T_U64 and op == OP_SUB:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = canon(a[lane] - b[lane], sh, sgn)
+            dt[lane] = tag
+    elif ty <= T_U64 and op == OP_MUL:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = canon(a[lane] * b[lane], sh, sgn)
+            dt[lane] = tag
+    elif ty <= T_U64 and op == OP_MAD:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = canon(a[lane] * b[lane] + cc[lane], sh, sgn)
+            dt[lane] = tag
+    elif ty <= T_U64:
+        for i in range(n):
+            lane = g[i]
+            if (op == OP_DIV or op == OP_REM) and b[lane] == 0:
+                fault(w, lane, pc, F_DIV_ZERO)
+                continue
+            d[lane] = int_binop(op, a[lane], b[lane], ty, sh)
+            dt[lane] = tag
     elif ty == T_F64:
         for i in range(n):
             lane = g[i]
             if op == OP_MAD:
                 da = hg_f64(a[lane]) * hg_f64(b[lane])
                 d[lane] = hg_f64_bits(da + hg_f64(cc[lane]))
-            elif op == OP_FMA:
-                d[lane] = hg_f64_bits(fma(hg_f64(a[lane]), hg_f64(b[lane]), hg_f64(cc[lane])))
             else:
-                d[lane] = hg_f64_bits(d_binop(op, hg_f64(a[lane]), hg_f64(b[lane])))
+                d[lane] = hg_f64_bits(fma(hg_f64(a[lane]), hg_f64(b[lane]), hg_f64(cc[lane])))
             dt[lane] = tag
-    elif ty == T_F32 and op == OP_ADD:
+    elif ty == T_F32 and op == OP_FMA:
         for i in range(n):
             lane = g[i]
-            d[lane] = hg_f32_bits(hg_f32(a[lane]) + hg_f32(b[lane]))
+            d[lane] = hg_f32_bits(fmaf(hg_f32(a[lane]), hg_f32(b[lane]), hg_f32(cc[lane])))
             dt[lane] = tag
     else:
         for i in range(n):

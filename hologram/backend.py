@@ -125,7 +125,7 @@ class LaunchConfig:
                 raise LaunchConfigError(f"grid extents must be in [0, 2^31 - 1], got {grid}")
         for b in block:
             if not 1 <= b <= MAX_BLOCK_LANES:
-                raise LaunchConfigError(f"block extents must be >= 1, got {block}")
+                raise LaunchConfigError(f"block extents must be in [1, {MAX_BLOCK_LANES}], got {block}")
         if block[0] * block[1] * block[2] > MAX_BLOCK_LANES:
             raise LaunchConfigError(f"a block has at most {MAX_BLOCK_LANES} lanes, got {block}")
         if not 0 <= shared <= MAX_SHARED:
@@ -377,6 +377,8 @@ class CpuBackend:
         """
         if not isinstance(program, Program):
             raise TypeError(f"expected a Program, got {type(program).__name__}")
+        if not program._validated:
+            program.validate()
         config = config if config is not None else LaunchConfig()
         if not isinstance(config, LaunchConfig):
             raise LaunchConfigError(f"config must be a LaunchConfig, got {config!r}")

@@ -46,8 +46,10 @@ class Fault(NamedTuple):
     detail: Tuple[int, ...] = ()
 
 
-def _signed(v: int) -> int:
-    return v - (1 << 64) if v >= 1 << 63 else v
+def _offset(v: int) -> str:
+    """A u64 offset; one with the top bit set also as the negative number it may have been."""
+    v &= 2**64 - 1
+    return f"{v} ({v - (1 << 64)})" if v >= 1 << 63 else str(v)
 
 
 def message(code: int, detail: Tuple[int, ...]) -> str:
@@ -62,13 +64,13 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
     if code == INVALID_HANDLE:
         return f"invalid {'pool id' if d[1] else 'buffer handle'}: {d[0] & (2**64 - 1)}"
     if code == OUT_OF_BOUNDS:
-        return (f"out of bounds: {d[2]} bytes at offset {_signed(d[1])} of "
+        return (f"out of bounds: {d[2]} bytes at offset {_offset(d[1])} of "
                 f"{'pool' if d[4] else 'buffer'} {d[0] & (2**64 - 1)} (size {d[3]})")
     if code == SHARED_OUT_OF_BOUNDS:
-        return f"shared memory out of bounds: {d[1]} bytes at offset {_signed(d[0])} (size {d[2]})"
+        return f"shared memory out of bounds: {d[1]} bytes at offset {_offset(d[0])} (size {d[2]})"
     if code == MISALIGNED:
         where = "shared memory" if d[0] == SHARED else f"buffer {d[0] & (2**64 - 1)}"
-        return f"misaligned atomic: {d[2]} bytes at offset {_signed(d[1])} of {where}"
+        return f"misaligned atomic: {d[2]} bytes at offset {_offset(d[1])} of {where}"
     if code == DIV_ZERO:
         return "division by zero"
     if code == CALL_OVERFLOW:

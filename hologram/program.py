@@ -50,6 +50,7 @@ class Program:
         self.block = _shape(block, "block")
         self.shared_memory = shared_memory
         self._lowered: Any = None     # the VM's lowered form, made once (the program is immutable)
+        self._validated = False
         if validate:
             self.validate()
 
@@ -119,6 +120,7 @@ class Program:
                 check_types(ins)
             except ProgramError as e:
                 raise ProgramError(e.message, i, str(ins)) from None
+        self._validated = True
         return self
 
     # ---- text

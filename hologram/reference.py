@@ -35,7 +35,7 @@ from . import atlas, faults
 from .faults import Fault
 from .floats import (f32_bits, f32_from_bits, f64_bits, f64_from_bits, round_bf16, round_f16,
                      widen_bf16, widen_f16)
-from .isa import (GADDR, OPTPRED, PRED, REG, SADDR, AtomOp, BufferOffset, Cond, DType,
+from .isa import (GADDR, OPTPRED, PRED, SADDR, AtomOp, BufferOffset, Cond, DType,
                   Instruction, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, SReg)
 
 if TYPE_CHECKING:   # backend imports the compiled core; the interpreter must not need it
@@ -288,12 +288,15 @@ def _load_libm() -> Optional[Dict[Tuple[str, bool], Callable[..., float]]]:
 
 
 def _py_pow(x: float, y: float) -> float:
+    """C99 pow from math.pow, which raises where C returns ±inf or NaN."""
     try:
         return math.pow(x, y)
-    except ValueError:
-        return math.nan
-    except OverflowError:
-        odd = y == math.floor(y) and math.fmod(y, 2.0) != 0
+    except (ValueError, OverflowError):
+        odd = math.isfinite(y) and y == math.floor(y) and math.fmod(y, 2.0) != 0
+        if x == 0:                                   # pow(±0, y < 0): pole
+            return math.copysign(math.inf, x) if odd else math.inf
+        if x < 0 and not (math.isfinite(y) and y == math.floor(y)):
+            return math.nan                          # negative base, non-integer exponent
         return -math.inf if x < 0 and odd else math.inf
 
 
@@ -443,17 +446,12 @@ def _convert(src: DType, dst: DType, v: int) -> int:
     return _narrow(dst, b32)
 
 
-def _float_bits_of(ty: DType, x: float) -> int:
-    """Pattern of an exactly representable constant (identities of the reductions)."""
-    return _encode(ty, x)
-
-
 def _identity(op: str, ty: DType) -> int:
     """Identity of a reduction (§5.7), as a register value of type ty."""
     if ty.is_int:
         lo, hi = _int_range(ty)
         return {"ADD": 0, "MUL": 1, "MIN": hi, "MAX": lo}[op]
-    return _float_bits_of(ty, {"ADD": 0.0, "MUL": 1.0, "MIN": math.inf, "MAX": -math.inf}[op])
+    return _encode(ty, {"ADD": 0.0, "MUL": 1.0, "MIN": math.inf, "MAX": -math.inf}[op])
 
 
 # ============================================================================================
@@ -1116,8 +1114,8 @@ def _bound_map(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) ->
 def run(launch: "Launch") -> Tuple[np.ndarray, Optional[Fault]]:
     """Run a launch; return the 96-entry f64 resonance accumulator and the fault of the lowest
     faulting global lane (or None). Ctrl-C returns zeros and an INTERRUPTED fault."""
-    launch.program.validate()       # §7.4: before any lane runs (cheap; engines must not crash)
     try:
+        launch.program.validate()   # §7.4: before any lane runs (cheap; guards validate=False)
         return _Interpreter(launch).run()
     except KeyboardInterrupt:
         return (np.zeros(atlas.NUM_CLASSES, np.float64),

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from . import _core, atlas, faults
+from . import _core, atlas, faults, verify
 from .isa import (F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG, SADDR, TYPE, U8, U16, U32, U64,
                   ENUMS, BufferOffset, DType, Instruction, PhiCoordinate, RegisterIndirect,
                   RegisterIndirectComputed, registers_used)
@@ -31,12 +31,15 @@ _NBRS = np.array(atlas.NEIGHBOUR_TABLE, np.uint8).reshape(-1)
 
 @dataclass
 class Lowered:
-    code: np.ndarray          # (n, NCOL) int64
-    checks: np.ndarray        # (k, 4) int32: kind (0 register / 1 predicate), slot or pred, type, reg
+    code: np.ndarray          # (n, NCOL) int64, read-check columns empty
     nslots: int
     slot_of: np.ndarray       # register -> slot, -1 if unused
     sreg_slot: np.ndarray     # slots of r252..r255
     uses_calls: bool
+    program: Program
+    # parameter types -> (code with check columns, checks: (k, 4) int32 rows of
+    # kind (0 register / 1 predicate), slot or predicate, type, register number)
+    by_signature: Dict[Tuple[Tuple[int, DType], ...], Tuple[np.ndarray, np.ndarray]]
 
 
 def _i64(v: int) -> int:
@@ -84,26 +87,40 @@ def lower(program: Program) -> Lowered:
     slot_of = np.full(256, -1, np.int64)
     slot_of[used] = np.arange(len(used))
     code = np.zeros((len(program), NCOL), np.int64)
-    checks: List[Tuple[int, int, int, int]] = []
-    uses_calls = False
     for pc, ins in enumerate(program.instructions):
-        row = code[pc]
-        _lower_instruction(ins, row, slot_of, program.labels)
-        row[L_["C_CHK0"]] = len(checks)
-        for kind, index, ty in ins.reads():
+        _lower_instruction(ins, code[pc], slot_of, program.labels)
+    lowered = Lowered(code, len(used), slot_of, slot_of[252:256].copy(),
+                      any(ins.variant == "CALL" for ins in program.instructions), program, {})
+    program._lowered = lowered
+    return lowered
+
+
+def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """The code with its table of run-time read checks for launches whose parameter registers
+    have these types: reads the verifier proves safe get no check (cached per signature)."""
+    hit = low.by_signature.get(param_types)
+    if hit is not None:
+        return hit
+    states = verify.reachable_states(low.program, verify.entry_types(param_types))
+    code = low.code.copy()
+    checks: List[Tuple[int, int, int, int]] = []
+    for pc, ins in enumerate(low.program.instructions):
+        reads = list(ins.reads())
+        if ins.variant.startswith("Reduce"):
+            reads += [("r", r, ins.ty) for r in range(ins.src_base, ins.src_base + ins.count)]
+        code[pc, L_["C_CHK0"]] = len(checks)
+        for kind, index, ty in reads:
+            if verify.proven(states[pc], kind, index, ty):
+                continue
             if kind == "p":
                 checks.append((1, index, -1, index))
             else:
-                checks.append((0, int(slot_of[index]), int(ty), index))
-        if ins.variant.startswith("Reduce"):
-            for r in range(ins.src_base, ins.src_base + ins.count):
-                checks.append((0, int(slot_of[r]), int(ins.ty), r))
-        row[L_["C_CHKN"]] = len(checks) - row[L_["C_CHK0"]]
-        uses_calls = uses_calls or ins.variant == "CALL"
-    lowered = Lowered(code, np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4),
-                      len(used), slot_of, slot_of[252:256].copy(), uses_calls)
-    program._lowered = lowered
-    return lowered
+                checks.append((0, int(low.slot_of[index]), int(ty), index))
+        code[pc, L_["C_CHKN"]] = len(checks) - code[pc, L_["C_CHK0"]]
+    result = (code, np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4))
+    low.by_signature[param_types] = result
+    return result
 
 
 def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, labels) -> None:
@@ -160,12 +177,13 @@ def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
 def run(launch) -> Tuple[np.ndarray, Optional[faults.Fault]]:
     """The VM engine: run a :class:`hologram.backend.Launch`."""
     low = lower(launch.program)
+    code, checks = checked_code(low, tuple((r, ty) for r, ty, _ in launch.reg_init))
     handles = sorted(launch.buffers)
     init = [(int(low.slot_of[r]), int(ty) + 1, canonical(ty, v) if ty.is_int else v)
             for r, ty, v in launch.reg_init if low.slot_of[r] >= 0]
     resonance = np.zeros(96, np.float64)
     result = _core.run(
-        low.code, low.checks, low.nslots, launch.grid, launch.block, launch.shared_memory,
+        code, checks, low.nslots, launch.grid, launch.block, launch.shared_memory,
         launch.max_steps, np.array(handles, np.uint64), [launch.buffers[h] for h in handles],
         launch.pools.view(0), launch.pools,
         np.array([i[0] for i in init], np.int64), np.array([i[1] for i in init], np.uint8),

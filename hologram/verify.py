@@ -1,0 +1,104 @@
+"""A verifier that proves register reads safe before a launch (ISA.md §3.1 allows omitting
+run-time checks for reads proven safe).
+
+For a program and the types of the launch's parameter registers, a forward dataflow analysis
+computes, at every instruction, the set of tags each register may hold (uninitialized or one of
+the 12 types) and whether each predicate may be unwritten. A read of type T is proven when the
+only possible tag is T; the VM then skips its check. Reads that are not proven keep their
+run-time check, so a program that does read wrongly faults exactly as without the verifier.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .isa import PRED, REG, DType, Instruction
+from .program import Program
+
+UNINIT = 1                 # bit 0: never written; bit t+1: holds type t
+PRED_SET = 2               # predicate states: bit 0 unwritten, bit 1 written
+NREG = 256
+
+
+def _tbit(t: DType) -> int:
+    return 1 << (int(t) + 1)
+
+
+def _successors(pc: int, ins: Instruction, labels, return_points: Sequence[int]) -> List[int]:
+    v = ins.variant
+    if v == "BRA":
+        return [labels[ins.target]] + ([] if ins.pred is None else [pc + 1])
+    if v == "CALL":
+        return [labels[ins.target]]
+    if v == "RET":
+        return list(return_points)
+    if v == "LOOP":
+        return [labels[ins.body], pc + 1]
+    if v == "EXIT":
+        return []
+    return [pc + 1]
+
+
+def _transfer(state: List[int], ins: Instruction) -> List[int]:
+    out = list(state)
+    # A read that does not fault leaves the register holding the type it was read with.
+    for kind, index, ty in ins.reads():
+        if kind == "r":
+            out[index] = _tbit(ty)
+        else:
+            out[NREG + index] = PRED_SET
+    if ins.variant.startswith("Reduce"):
+        for r in range(ins.src_base, ins.src_base + ins.count):
+            out[r] = _tbit(ins.ty)
+    for f, v in zip(ins.spec.fields, ins.values):
+        if f.role in ("w", "rw"):
+            if f.kind == REG:
+                out[v] = _tbit(ins.reg_type(f))
+            elif f.kind == PRED:
+                out[NREG + v] = PRED_SET
+    return out
+
+
+def reachable_states(program: Program, entry_types: Dict[int, DType]) -> List[Optional[List[int]]]:
+    """The possible register tags before each instruction (None: unreachable)."""
+    n = len(program)
+    entry = [UNINIT] * (NREG + 16)
+    for reg, ty in entry_types.items():
+        entry[reg] = _tbit(ty)
+    states: List[Optional[List[int]]] = [None] * (n + 1)
+    states[0] = entry
+    return_points = [pc + 1 for pc, ins in enumerate(program.instructions) if ins.variant == "CALL"]
+    work = [0]
+    while work:
+        pc = work.pop()
+        if pc >= n:
+            continue
+        ins = program.instructions[pc]
+        out = _transfer(states[pc], ins)  # type: ignore[arg-type]
+        for s in _successors(pc, ins, program.labels, return_points):
+            cur = states[s]
+            if cur is None:
+                states[s] = out
+                work.append(s)
+            else:
+                merged = [a | b for a, b in zip(cur, out)]
+                if merged != cur:
+                    states[s] = merged
+                    work.append(s)
+    return states
+
+
+def entry_types(param_types: Sequence[Tuple[int, DType]]) -> Dict[int, DType]:
+    """Register types at lane start: the special registers, then the parameters."""
+    types = {252: DType.U32, 253: DType.U32, 254: DType.U32, 255: DType.U64}
+    types.update(dict(param_types))
+    return types
+
+
+def proven(state: Optional[List[int]], kind: str, index: int, ty: Optional[DType]) -> bool:
+    """Is a read of (register or predicate) `index` with type `ty` safe in `state`?"""
+    if state is None:
+        return True                       # unreachable instruction: never executes
+    if kind == "p":
+        return state[NREG + index] == PRED_SET
+    return state[index] == _tbit(ty)      # type: ignore[arg-type]

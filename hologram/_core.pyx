@@ -57,6 +57,8 @@ cdef extern from "Python.h":
     int PyErr_CheckSignals()
     void PyErr_Clear()
 
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
+
 # ---------------------------------------------------------------------------------------------
 # Constants shared with hologram/vm.py (exported below as OPCODES / LAYOUT / FAULT_CODES)
 
@@ -157,6 +159,22 @@ FAULT_CODES = dict(OK=F_OK, UNINIT_REG=F_UNINIT_REG, UNINIT_PRED=F_UNINIT_PRED,
                    CALL_UNDERFLOW=F_CALL_UNDERFLOW, BARRIER_DIVERGENCE=F_BARRIER_DIVERGENCE,
                    INVALID_COORDINATE=F_INVALID_COORDINATE, ALLOC_FAILED=F_ALLOC_FAILED,
                    STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED)
+
+
+# Atlas tables (hologram/atlas.py is their source; vm.py installs them once at import).
+cdef uint8_t ATLAS_MIRROR[96]
+cdef uint8_t ATLAS_DEGREE[96]
+cdef uint8_t ATLAS_NBRS[96 * 6]
+
+
+def set_atlas_tables(mirror, degree, nbrs):
+    """Install the mirror, degree and neighbour (96 x 6) tables used by the Atlas opcodes."""
+    cdef int i
+    for i in range(96):
+        ATLAS_MIRROR[i] = mirror[i]
+        ATLAS_DEGREE[i] = degree[i]
+    for i in range(96 * 6):
+        ATLAS_NBRS[i] = nbrs[i]
 
 
 def openmp_enabled():
@@ -366,9 +384,6 @@ cdef struct Ctx:
     const uint8_t* init_tag
     const uint64_t* init_val
     int64_t sreg_slot[4]         # slots of r252..r255, -1 if the program never names them
-    const uint8_t* mirror
-    const uint8_t* degree
-    const uint8_t* nbrs          # 96 x 6
     int uses_calls
     int abort                    # set to stop every thread (interrupt)
     int interrupted
@@ -849,50 +864,98 @@ cdef inline void store_value(uint8_t* p, int n, uint64_t v) noexcept nogil:
         p[0] = <uint8_t>v
 
 
-cdef inline void memory_loop(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
-                             int64_t pc, int nb, bint load, bint shared) noexcept nogil:
-    """The lane loop of LDG/STG/LDS/STS, inlined per (size, direction, space) so the
-    accesses compile to plain moves. Consecutive lanes usually use the same handle: the last
-    one looked up is remembered."""
-    cdef int i, lane, ty = <int>ins[C_TY]
+cdef inline uint8_t* access(Ctx* c, Worker* w, const int64_t* ins, int lane, int64_t pc, int nb,
+                            bint shared, uint64_t* last_h, uint8_t** last_base,
+                            uint64_t* last_size) noexcept nogil:
+    """Address of lane's n-byte access for LDG/STG/LDS/STS, or NULL after faulting it.
+
+    Consecutive lanes usually use the same handle: the last one looked up is remembered."""
     cdef int64_t L = c.L, mode = ins[C_AMODE]
-    cdef uint64_t h, off, last_h = 0, last_size = 0
+    cdef uint64_t h, off
+    cdef uint8_t* p
+    if mode == AM_REG_REG:
+        h = w.regs[ins[C_AX] * L + lane]
+        off = w.regs[ins[C_AY] * L + lane]
+    elif mode == AM_REG_IMM:
+        h = w.regs[ins[C_AX] * L + lane]
+        off = <uint64_t>ins[C_AY]        # a negative i32 wraps to a huge (out of bounds) offset
+    else:
+        h = <uint64_t>ins[C_AX]
+        off = <uint64_t>ins[C_AY]
+    if shared:
+        return shared_ptr(c, w, lane, pc, off, nb, 0)
+    if last_base[0] != NULL and h == last_h[0] and off <= last_size[0] and \
+            <uint64_t>nb <= last_size[0] - off:
+        return last_base[0] + off
+    p = global_ptr(c, w, lane, pc, h, off, nb, 0)
+    if p != NULL:
+        last_h[0] = h
+        last_base[0] = p - off
+        last_size[0] = buffer_size(c, h)
+    return p
+
+
+cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                      int64_t pc) noexcept nogil:
+    """LDG / STG / LDS / STS: one lane loop per access size so each compiles to plain moves."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
+    cdef int nb = type_bits(ty) >> 3
+    cdef int64_t L = c.L
+    cdef bint shared = op == OP_LDS or op == OP_STS
+    cdef uint64_t last_h = 0, last_size = 0
     cdef uint8_t* last_base = NULL
     cdef uint8_t* p
-    cdef uint64_t* rv = w.regs + (ins[C_DST] if load else ins[C_A]) * L
-    cdef uint8_t* tv = w.tags + ins[C_DST] * L
-    cdef uint64_t* hreg = w.regs + ins[C_AX] * L
-    cdef uint64_t* oreg = w.regs + ins[C_AY] * L
+    cdef uint32_t b4
+    cdef uint64_t b8
     cdef uint8_t tag = <uint8_t>(ty + 1)
-    for i in range(n):
-        lane = g[i]
-        if mode == AM_REG_REG:
-            h = hreg[lane]
-            off = oreg[lane]
-        elif mode == AM_REG_IMM:
-            h = hreg[lane]
-            off = <uint64_t>ins[C_AY]        # a negative i32 wraps to a huge (out of bounds) offset
+    cdef uint64_t* rv
+    cdef uint8_t* tv = w.tags + ins[C_DST] * L
+    if op == OP_LDG or op == OP_LDS:
+        rv = w.regs + ins[C_DST] * L
+        if nb == 4 and ty != T_I32:
+            for i in range(n):
+                lane = g[i]
+                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size)
+                if p != NULL:
+                    memcpy(&b4, p, 4)
+                    rv[lane] = b4
+                    tv[lane] = tag
+        elif nb == 8:
+            for i in range(n):
+                lane = g[i]
+                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size)
+                if p != NULL:
+                    memcpy(&b8, p, 8)
+                    rv[lane] = b8
+                    tv[lane] = tag
         else:
-            h = <uint64_t>ins[C_AX]
-            off = <uint64_t>ins[C_AY]
-        if shared:
-            p = shared_ptr(c, w, lane, pc, off, nb, 0)
-            if p == NULL:
-                continue
-        elif last_base != NULL and h == last_h and off <= last_size and <uint64_t>nb <= last_size - off:
-            p = last_base + off
+            for i in range(n):
+                lane = g[i]
+                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size)
+                if p != NULL:
+                    rv[lane] = load_value(p, nb, ty)
+                    tv[lane] = tag
+    else:
+        rv = w.regs + ins[C_A] * L
+        if nb == 4:
+            for i in range(n):
+                lane = g[i]
+                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size)
+                if p != NULL:
+                    b4 = <uint32_t>rv[lane]
+                    memcpy(p, &b4, 4)
+        elif nb == 8:
+            for i in range(n):
+                lane = g[i]
+                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size)
+                if p != NULL:
+                    memcpy(p, &rv[lane], 8)
         else:
-            p = global_ptr(c, w, lane, pc, h, off, nb, 0)
-            if p == NULL:
-                continue
-            last_h = h
-            last_base = p - off
-            last_size = buffer_size(c, h)
-        if load:
-            rv[lane] = load_value(p, nb, ty)
-            tv[lane] = tag
-        else:
-            store_value(p, nb, rv[lane])
+            for i in range(n):
+                lane = g[i]
+                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size)
+                if p != NULL:
+                    store_value(p, nb, rv[lane])
 
 
 cdef inline uint64_t buffer_size(Ctx* c, uint64_t h) noexcept nogil:
@@ -911,31 +974,6 @@ cdef inline uint64_t buffer_size(Ctx* c, uint64_t h) noexcept nogil:
         else:
             hi = mid - 1
     return 0
-
-
-cdef inline void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
-                             int64_t pc) noexcept nogil:
-    """LDG / STG / LDS / STS."""
-    cdef int op = <int>ins[C_OP]
-    cdef int nb = type_bits(<int>ins[C_TY]) >> 3
-    if op == OP_LDG:
-        if nb == 4:
-            memory_loop(c, w, ins, g, n, pc, 4, 1, 0)
-        elif nb == 8:
-            memory_loop(c, w, ins, g, n, pc, 8, 1, 0)
-        else:
-            memory_loop(c, w, ins, g, n, pc, nb, 1, 0)
-    elif op == OP_STG:
-        if nb == 4:
-            memory_loop(c, w, ins, g, n, pc, 4, 0, 0)
-        elif nb == 8:
-            memory_loop(c, w, ins, g, n, pc, 8, 0, 0)
-        else:
-            memory_loop(c, w, ins, g, n, pc, nb, 0, 0)
-    elif op == OP_LDS:
-        memory_loop(c, w, ins, g, n, pc, nb, 1, 1)
-    else:
-        memory_loop(c, w, ins, g, n, pc, nb, 0, 1)
 
 
 cdef inline uint64_t atomic_apply(int op, int ty, uint64_t old, uint64_t s, int sh) noexcept nogil:
@@ -1328,14 +1366,14 @@ cdef inline void exec_atlas(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
             fault(w, lane, pc, F_INVALID_COORDINATE, <int64_t>cls, 0)
             continue
         if op == OP_MIRROR:
-            w.regs[dst * L + lane] = c.mirror[cls]
+            w.regs[dst * L + lane] = ATLAS_MIRROR[cls]
             w.tags[dst * L + lane] = T_U8 + 1
         elif op == OP_NBR_COUNT:
-            w.regs[dst * L + lane] = c.degree[cls]
+            w.regs[dst * L + lane] = ATLAS_DEGREE[cls]
             w.tags[dst * L + lane] = T_U32 + 1
         elif op == OP_NBR_GET:
             k = <uint64_t>ins[C_IMM]
-            w.regs[dst * L + lane] = c.nbrs[cls * 6 + k] if k < c.degree[cls] else 0
+            w.regs[dst * L + lane] = ATLAS_NBRS[cls * 6 + k] if k < ATLAS_DEGREE[cls] else 0
             w.tags[dst * L + lane] = T_U8 + 1
         elif op == OP_RES_ACCUM:
             w.res[cls] += hg_f64(w.regs[ins[C_B] * L + lane])
@@ -1660,123 +1698,273 @@ cdef void run_worker(Ctx* c, Worker* w) noexcept nogil:
 # Entry point
 
 
-def run(const int64_t[:, ::1] code, const int32_t[:, ::1] checks, int64_t nslots,
-        tuple grid, tuple block, int64_t shared_size, object max_steps,
-        const uint64_t[::1] buf_handle, list buf_arrays, uint8_t[::1] boundary,
-        PoolTable pools, const int64_t[::1] init_slot, const uint8_t[::1] init_tag,
-        const uint64_t[::1] init_val, const int64_t[::1] sreg_slot,
-        const uint8_t[::1] mirror, const uint8_t[::1] degree, const uint8_t[::1] nbrs,
-        bint uses_calls, int num_threads, double[::1] resonance):
-    """Run a lowered program (see hologram/vm.py). Returns None or the lowest fault as
-    (code, global lane, pc, d0, d1, d2, d3, d4); resonance is accumulated into `resonance`.
+cdef class Prepared:
+    """A lowered program ready to run: its code and read-check tables (kept alive here)."""
+    cdef object code_arr, checks_arr
+    cdef const int64_t* code
+    cdef int64_t ncode
+    cdef const int32_t* checks
+    cdef readonly int64_t nslots
+    cdef int64_t sreg_slot[4]
+    cdef bint uses_calls
+
+    def __cinit__(self, const int64_t[:, ::1] code, const int32_t[:, ::1] checks, int64_t nslots,
+                  sreg_slot, bint uses_calls):
+        cdef int i
+        self.code_arr = code
+        self.checks_arr = checks
+        self.code = &code[0, 0] if code.shape[0] else NULL
+        self.ncode = code.shape[0]
+        self.checks = &checks[0, 0]
+        self.nslots = nslots
+        for i in range(4):
+            self.sreg_slot[i] = sreg_slot[i]
+        self.uses_calls = uses_calls
+
+
+cdef inline size_t _round64(size_t n) noexcept nogil:
+    return (n + 63) & ~(<size_t>63)
+
+
+cdef class Engine:
+    """Runs lowered programs for one backend, reusing its per-thread scratch across launches.
+
+    Not reentrant: the backend serializes launches (its lock), so one scratch set suffices.
     """
-    cdef Ctx c
-    cdef int64_t i, t, L, nbufs = buf_handle.shape[0]
-    cdef uint8_t[::1] mv
-    memset(&c, 0, sizeof(Ctx))
-    c.code = &code[0, 0]
-    c.ncode = code.shape[0]
-    c.checks = &checks[0, 0]
-    c.nslots = nslots
-    c.gx, c.gy, c.gz = grid
-    c.Bx, c.By, c.Bz = block
-    L = c.Bx * c.By * c.Bz
-    c.L = L
-    c.nblocks = c.gx * c.gy * c.gz
-    c.shared_size = shared_size
-    c.has_max_steps = max_steps is not None
-    c.max_steps = max_steps if max_steps is not None else 0
-    c.nbufs = nbufs
-    c.buf_handle = &buf_handle[0] if nbufs else NULL
-    ptrs = np.zeros(max(nbufs, 1), np.uint64)
-    sizes = np.zeros(max(nbufs, 1), np.uint64)
-    cdef uint64_t[::1] ptrs_v = ptrs, sizes_v = sizes
-    for i in range(nbufs):
-        arr = buf_arrays[i]
-        sizes_v[i] = arr.shape[0]
-        if arr.shape[0]:
-            mv = arr
-            ptrs_v[i] = <uint64_t>&mv[0]
-    c.buf_ptr = <uint8_t**>&ptrs_v[0]
-    c.buf_size = &sizes_v[0]
-    c.boundary = &boundary[0]
-    c.pools = &pools.p
-    c.ninit = init_slot.shape[0]
-    c.init_slot = &init_slot[0] if c.ninit else NULL
-    c.init_tag = &init_tag[0] if c.ninit else NULL
-    c.init_val = &init_val[0] if c.ninit else NULL
-    for i in range(4):
-        c.sreg_slot[i] = sreg_slot[i]
-    c.mirror = &mirror[0]
-    c.degree = &degree[0]
-    c.nbrs = &nbrs[0]
-    c.uses_calls = uses_calls
-    c.min_fault_block = 0x7FFFFFFFFFFFFFFF
-    if c.nblocks == 0:
-        return None
+    cdef PoolTable pools
+    cdef object boundary
+    cdef uint8_t** mem          # per-thread scratch blocks
+    cdef size_t* cap
+    cdef int nmem
 
-    # Threads: never more than blocks; chunks of blocks small enough to balance divergent work.
-    cdef int nthreads = num_threads if num_threads > 0 else 1
-    if nthreads > c.nblocks:
-        nthreads = <int>c.nblocks
-    c.chunk = c.nblocks // (nthreads * 16) if nthreads > 1 else c.nblocks
-    if c.chunk < 1:
-        c.chunk = 1
-    c.active = nthreads
-    c.nthreads = nthreads
+    def __cinit__(self, PoolTable pools, boundary):
+        self.pools = pools
+        self.boundary = boundary
+        self.mem = NULL
+        self.cap = NULL
+        self.nmem = 0
 
-    # Per-thread scratch, allocated here (with the GIL) so failure is a plain MemoryError.
-    cdef Worker* workers = <Worker*>calloc(nthreads, sizeof(Worker))
-    if workers == NULL:
-        raise MemoryError()
-    keep = []
-    cdef uint64_t[::1] u64
-    cdef uint8_t[::1] u8
-    cdef int32_t[::1] i32
-    cdef uint32_t[::1] u32
-    cdef double[::1] f64
-    try:
+    def __dealloc__(self):
+        cdef int t
+        for t in range(self.nmem):
+            free(self.mem[t])
+        free(self.mem)
+        free(self.cap)
+
+    cdef int _reserve(self, int nthreads, size_t nbytes) except -1:
+        """Make sure every thread has a scratch block of at least nbytes."""
+        cdef int t
+        cdef uint8_t** mem
+        cdef size_t* cap
+        if nthreads > self.nmem:
+            mem = <uint8_t**>calloc(nthreads, sizeof(uint8_t*))
+            cap = <size_t*>calloc(nthreads, sizeof(size_t))
+            if mem == NULL or cap == NULL:
+                free(mem)
+                free(cap)
+                raise MemoryError()
+            for t in range(self.nmem):
+                mem[t] = self.mem[t]
+                cap[t] = self.cap[t]
+            free(self.mem)
+            free(self.cap)
+            self.mem = mem
+            self.cap = cap
+            self.nmem = nthreads
         for t in range(nthreads):
-            u64 = np.empty(max(nslots, 1) * L, np.uint64); keep.append(u64); workers[t].regs = &u64[0]
-            u8 = np.empty(max(nslots, 1) * L, np.uint8); keep.append(u8); workers[t].tags = &u8[0]
-            u8 = np.empty(16 * L, np.uint8); keep.append(u8); workers[t].preds = &u8[0]
-            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].pc = &i32[0]
-            u8 = np.empty(L, np.uint8); keep.append(u8); workers[t].state = &u8[0]
-            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].barid = &i32[0]
-            i32 = np.empty(L * CALL_DEPTH if uses_calls else 1, np.int32); keep.append(i32)
-            workers[t].cstack = &i32[0]
-            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].csp = &i32[0]
-            u32 = np.empty(L, np.uint32); keep.append(u32); workers[t].phase = &u32[0]
-            u64 = np.empty(L, np.uint64); keep.append(u64); workers[t].steps = &u64[0]
-            i32 = np.empty(L, np.int32); keep.append(i32); workers[t].group = &i32[0]
-            u8 = np.empty(max(shared_size, 1), np.uint8); keep.append(u8); workers[t].shared = &u8[0]
-            f64 = np.zeros(96, np.float64); keep.append(f64); workers[t].res = &f64[0]
-            workers[t].fault_gid = -1
-            workers[t].budget = POLL_LANE_STEPS
-            workers[t].is_master = t == 0
-            workers[t].next_signal_check = hg_now() + SIGNAL_INTERVAL
-        with nogil:
-            if nthreads == 1:
-                run_worker(&c, &workers[0])
-            else:
-                with parallel(num_threads=nthreads):
-                    run_thread(&c, workers, threadid())
-        # Results: resonance sums, then the lowest faulting lane over all threads.
-        best = -1
-        for t in range(nthreads):
-            for i in range(96):
-                resonance[i] += workers[t].res[i]
-            if workers[t].fault_gid >= 0 and (best < 0 or workers[t].fault_gid < workers[best].fault_gid):
-                best = t
-        if c.interrupted:
-            return (F_INTERRUPTED, -1, -1, 0, 0, 0, 0, 0)
-        if best < 0:
+            if self.cap[t] < nbytes:
+                free(self.mem[t])
+                self.mem[t] = <uint8_t*>malloc(nbytes)
+                self.cap[t] = nbytes if self.mem[t] != NULL else 0
+                if self.mem[t] == NULL:
+                    raise MemoryError(f"cannot allocate {nbytes} bytes of VM scratch memory")
+        return 0
+
+    def run(self, Prepared prog, tuple grid, tuple block, int64_t shared_size,
+            object max_steps, HostTable host, list params, list init, int num_threads,
+            double[::1] resonance):
+        """Run a prepared program.
+
+        host describes the backend's buffers (sorted by handle); params lists the launch's bound
+        arrays as (handle, address, nbytes), handles above every host handle (the caller keeps
+        the arrays alive); init lists the parameter registers as (slot, tag, value). Returns
+        None or the lowest fault as (code, global lane, pc, d0, d1, d2, d3, d4); resonance is
+        accumulated into.
+        """
+        cdef Ctx c
+        cdef int64_t i, t, L, nhost = host.n, nbufs
+        cdef int64_t ninit = len(init)
+        cdef int64_t nslots = prog.nslots
+        cdef bint uses_calls = prog.uses_calls
+        cdef int64_t init_slot[256]
+        cdef uint8_t init_tag[256]
+        cdef uint64_t init_val[256]
+        memset(&c, 0, sizeof(Ctx))
+        c.code = prog.code
+        c.ncode = prog.ncode
+        c.checks = prog.checks
+        c.nslots = nslots
+        c.gx, c.gy, c.gz = grid
+        c.Bx, c.By, c.Bz = block
+        L = c.Bx * c.By * c.Bz
+        c.L = L
+        c.nblocks = c.gx * c.gy * c.gz
+        c.shared_size = shared_size
+        c.has_max_steps = max_steps is not None
+        c.max_steps = max_steps if max_steps is not None else 0
+        for i in range(ninit):
+            init_slot[i], init_tag[i], init_val[i] = init[i]
+        c.ninit = ninit
+        c.init_slot = init_slot
+        c.init_tag = init_tag
+        c.init_val = init_val
+        for i in range(4):
+            c.sreg_slot[i] = prog.sreg_slot[i]
+        c.uses_calls = uses_calls
+        c.boundary = <uint8_t*>self.pools.p.chunks[0][0].ptr
+        c.pools = &self.pools.p
+        c.min_fault_block = 0x7FFFFFFFFFFFFFFF
+        if c.nblocks == 0:
             return None
-        w = &workers[best]
-        return (w.fault_code, w.fault_gid, w.fault_pc, w.fault_detail[0], w.fault_detail[1],
-                w.fault_detail[2], w.fault_detail[3], w.fault_detail[4])
+
+        # Threads: never more than blocks; chunks small enough to balance divergent work.
+        cdef int nthreads = num_threads if num_threads > 0 else 1
+        if nthreads > c.nblocks:
+            nthreads = <int>c.nblocks
+        c.chunk = c.nblocks // (nthreads * 16) if nthreads > 1 else c.nblocks
+        if c.chunk < 1:
+            c.chunk = 1
+        c.active = nthreads
+        c.nthreads = nthreads
+
+        # The handle table: host buffers, then this launch's parameters (higher handles).
+        nbufs = nhost + len(params)
+        cdef uint64_t* handles = <uint64_t*>malloc(sizeof(uint64_t) * (nbufs + 1))
+        cdef uint8_t** ptrs = <uint8_t**>malloc(sizeof(uint8_t*) * (nbufs + 1))
+        cdef uint64_t* sizes = <uint64_t*>malloc(sizeof(uint64_t) * (nbufs + 1))
+        cdef Worker* workers = <Worker*>calloc(nthreads, sizeof(Worker))
+        cdef size_t o_regs, o_tags, o_preds, o_pc, o_state, o_barid, o_cstack, o_csp, o_phase
+        cdef size_t o_steps, o_group, o_shared, o_res, total
+        cdef uint8_t* base
+        try:
+            if handles == NULL or ptrs == NULL or sizes == NULL or workers == NULL:
+                raise MemoryError()
+            if nhost:
+                memcpy(handles, host.handles, sizeof(uint64_t) * nhost)
+                memcpy(ptrs, host.ptrs, sizeof(uint8_t*) * nhost)
+                memcpy(sizes, host.sizes, sizeof(uint64_t) * nhost)
+            for i in range(nhost, nbufs):
+                h, addr, size = params[i - nhost]
+                handles[i] = h
+                ptrs[i] = <uint8_t*><uint64_t>addr
+                sizes[i] = size
+            c.nbufs = nbufs
+            c.buf_handle = handles
+            c.buf_ptr = ptrs
+            c.buf_size = sizes
+
+            # Per-thread scratch: one block carved into the lane-state arrays.
+            o_regs = 0
+            o_tags = o_regs + _round64(8 * max(nslots, 1) * L)
+            o_preds = o_tags + _round64(max(nslots, 1) * L)
+            o_pc = o_preds + _round64(16 * L)
+            o_state = o_pc + _round64(4 * L)
+            o_barid = o_state + _round64(L)
+            o_csp = o_barid + _round64(4 * L)
+            o_phase = o_csp + _round64(4 * L)
+            o_steps = o_phase + _round64(4 * L)
+            o_group = o_steps + _round64(8 * L)
+            o_res = o_group + _round64(4 * L)
+            o_cstack = o_res + _round64(8 * 96)
+            o_shared = o_cstack + _round64(4 * L * CALL_DEPTH if uses_calls else 4)
+            total = o_shared + _round64(max(shared_size, 1)) + 64
+            self._reserve(nthreads, total)
+            for t in range(nthreads):
+                base = <uint8_t*>_round64(<size_t>self.mem[t])
+                workers[t].regs = <uint64_t*>(base + o_regs)
+                workers[t].tags = base + o_tags
+                workers[t].preds = base + o_preds
+                workers[t].pc = <int32_t*>(base + o_pc)
+                workers[t].state = base + o_state
+                workers[t].barid = <int32_t*>(base + o_barid)
+                workers[t].csp = <int32_t*>(base + o_csp)
+                workers[t].phase = <uint32_t*>(base + o_phase)
+                workers[t].steps = <uint64_t*>(base + o_steps)
+                workers[t].group = <int32_t*>(base + o_group)
+                workers[t].res = <double*>(base + o_res)
+                memset(workers[t].res, 0, 8 * 96)
+                workers[t].cstack = <int32_t*>(base + o_cstack)
+                workers[t].shared = base + o_shared
+                workers[t].fault_gid = -1
+                workers[t].budget = POLL_LANE_STEPS
+                workers[t].is_master = t == 0
+                workers[t].next_signal_check = hg_now() + SIGNAL_INTERVAL
+            with nogil:
+                if nthreads == 1:
+                    run_worker(&c, &workers[0])
+                else:
+                    with parallel(num_threads=nthreads):
+                        run_thread(&c, workers, threadid())
+            # Results: resonance sums, then the lowest faulting lane over all threads.
+            best = -1
+            for t in range(nthreads):
+                for i in range(96):
+                    resonance[i] += workers[t].res[i]
+                if workers[t].fault_gid >= 0 and (best < 0 or workers[t].fault_gid < workers[best].fault_gid):
+                    best = t
+            if c.interrupted:
+                return (F_INTERRUPTED, -1, -1, 0, 0, 0, 0, 0)
+            if best < 0:
+                return None
+            w = &workers[best]
+            return (w.fault_code, w.fault_gid, w.fault_pc, w.fault_detail[0], w.fault_detail[1],
+                    w.fault_detail[2], w.fault_detail[3], w.fault_detail[4])
+        finally:
+            free(handles)
+            free(ptrs)
+            free(sizes)
+            free(workers)
+
+
+cdef class HostTable:
+    """The backend's host buffers as C arrays sorted by handle (rebuilt when buffers change)."""
+    cdef uint64_t* handles
+    cdef uint8_t** ptrs
+    cdef uint64_t* sizes
+    cdef int64_t n
+    cdef object keep
+
+    def __cinit__(self, dict buffers):
+        cdef int64_t i
+        hs = sorted(buffers)
+        self.n = len(hs)
+        self.keep = [buffers[h] for h in hs]
+        self.handles = <uint64_t*>malloc(sizeof(uint64_t) * (self.n + 1))
+        self.ptrs = <uint8_t**>malloc(sizeof(uint8_t*) * (self.n + 1))
+        self.sizes = <uint64_t*>malloc(sizeof(uint64_t) * (self.n + 1))
+        if self.handles == NULL or self.ptrs == NULL or self.sizes == NULL:
+            raise MemoryError()
+        for i in range(self.n):
+            self.handles[i] = hs[i]
+            self.ptrs[i] = <uint8_t*><uint64_t>array_address(self.keep[i])[0]
+            self.sizes[i] = len(self.keep[i])
+
+    def __dealloc__(self):
+        free(self.handles)
+        free(self.ptrs)
+        free(self.sizes)
+
+
+def array_address(obj):
+    """(address, nbytes, writable) of a C-contiguous buffer-protocol object.
+
+    Raises BufferError/TypeError if it does not export a C-contiguous buffer."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS)
+    try:
+        return (<uint64_t>view.buf, view.len, not view.readonly)
     finally:
-        free(workers)
+        PyBuffer_Release(&view)
 
 
 cdef void run_thread(Ctx* c, Worker* workers, int tid) noexcept nogil:

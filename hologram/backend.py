@@ -148,18 +148,33 @@ class Launch:
     """Everything an engine needs for one launch (built by :meth:`CpuBackend.execute_program`).
 
     ``reg_init`` lists the parameter registers in ascending order as (register, type, value):
-    integers as Python ints in the type's range, floats as bit patterns. ``buffers`` maps every
-    live handle (host buffers and bound parameters) to a writable uint8 array, 8-byte aligned.
+    integers as Python ints in the type's range, floats as bit patterns. ``bound`` lists the
+    parameter buffers as (handle, object, address, nbytes) in ascending handle order, each
+    8-byte aligned (an aligned copy where needed); ``buffers`` maps every live handle (host
+    buffers and parameters) to a writable uint8 array.
     """
     program: Program
     grid: Shape3
     block: Shape3
     shared_memory: int
     reg_init: List[Tuple[int, DType, int]]
-    buffers: Dict[int, np.ndarray]
+    bound: List[Tuple[int, Any, int, int]]
     pools: Any                # _core.PoolTable; pool 0 is the boundary pool
     max_steps: Optional[int]
     num_threads: int
+    backend: "CpuBackend"
+
+    @property
+    def params(self) -> List[Tuple[int, int, int]]:
+        """The bound parameters as (handle, address, nbytes), for the VM."""
+        return [(h, addr, n) for h, _, addr, n in self.bound]
+
+    @property
+    def buffers(self) -> Dict[int, np.ndarray]:
+        out = dict(self.backend._buffers)
+        for h, obj, _, _ in self.bound:
+            out[h] = _byte_view(obj, f"handle {h}", writable=False)
+        return out
 
 
 def _aligned_zeros(nbytes: int) -> np.ndarray:
@@ -190,7 +205,14 @@ def _byte_view(obj: Any, what: str, writable: bool) -> np.ndarray:
         else np.frombuffer(mv.cast("B"), np.uint8) if mv.nbytes else np.zeros(0, np.uint8)
 
 
+_REGISTER_KEYS: Dict[Any, int] = {}
+
+
 def _param_register(key: Any) -> int:
+    if type(key) is not bool:
+        reg = _REGISTER_KEYS.get(key)
+        if reg is not None:
+            return reg
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         reg = int(key)
     elif isinstance(key, str) and key[:1] in "rR" and key[1:].isdigit():
@@ -199,6 +221,8 @@ def _param_register(key: Any) -> int:
         raise LaunchConfigError(f"parameter key must be a register ('r5' or 5), got {key!r}")
     if not 0 <= reg <= 255:
         raise LaunchConfigError(f"parameter register r{reg} out of range (r0-r255)")
+    if type(key) in (int, str) and len(_REGISTER_KEYS) < 4096:
+        _REGISTER_KEYS[key] = reg
     return reg
 
 
@@ -231,16 +255,26 @@ def typed_scalar(ty: DType, value: Any, what: str = "scalar") -> int:
     return float_to_bits(ty, float(value))
 
 
+_SCALARS: Dict[Tuple[Any, ...], Tuple[DType, int]] = {}
+
+
 def _scalar_param(reg: int, value: Any) -> Tuple[int, DType, int]:
     what = f"parameter r{reg}"
     if isinstance(value, tuple):
         if len(value) != 2:
             raise LaunchConfigError(f"{what}: a typed scalar is (type, value), got {value!r}")
+        key = (type(value[0]), value[0], type(value[1]), value[1])
+        hit = _SCALARS.get(key)
+        if hit is not None:
+            return reg, hit[0], hit[1]
         try:
             ty = DType.parse(value[0])
         except ProgramError:
             raise LaunchConfigError(f"{what}: unknown type {value[0]!r}") from None
-        return reg, ty, typed_scalar(ty, value[1], what)
+        v = typed_scalar(ty, value[1], what)
+        if len(_SCALARS) < 4096:
+            _SCALARS[key] = (ty, v)
+        return reg, ty, v
     ty = _scalar_dtype(value)
     if ty.is_float:
         bits = int(np.asarray(value).reshape(1).view(f"u{ty.size}")[0])
@@ -267,6 +301,8 @@ class CpuBackend:
         self._buffers: Dict[int, np.ndarray] = {}
         self.boundary = _aligned_zeros(BOUNDARY_POOL_BYTES)
         self._pools = _core.PoolTable(self.boundary)
+        self._engine: Any = None           # the VM's reusable scratch (made on first launch)
+        self._host_table: Any = None       # sorted (handles, addresses, sizes) of host buffers
 
     # ---- buffers
 
@@ -282,6 +318,7 @@ class CpuBackend:
                 raise AllocationFailed(f"cannot allocate a buffer of {nbytes} bytes") from None
             h = self._new_handle()
             self._buffers[h] = arr
+            self._host_table = None
             return h
 
     def _new_handle(self) -> int:
@@ -294,6 +331,7 @@ class CpuBackend:
         with self._lock:
             if self._buffers.pop(_as_handle(handle), None) is None:
                 raise InvalidHandle(f"invalid buffer handle: {handle}")
+            self._host_table = None
 
     def _buffer(self, handle: int) -> np.ndarray:
         h = _as_handle(handle)
@@ -391,10 +429,8 @@ class CpuBackend:
                                         else self.num_threads)
         with self._lock:
             reg_init, bound, copy_back = self._bind_params(params)
-            buffers = dict(self._buffers)
-            buffers.update(bound)
-            launch = Launch(program, grid, block, shared, reg_init, buffers, self._pools,
-                            None if max_steps is None else int(max_steps), threads)
+            launch = Launch(program, grid, block, shared, reg_init, bound, self._pools,
+                            None if max_steps is None else int(max_steps), threads, self)
             try:
                 resonance, fault = self._run(launch)
             finally:
@@ -406,45 +442,61 @@ class CpuBackend:
             return LaunchResult(resonance, threads)
 
     def _bind_params(self, params: Optional[Mapping[Any, Any]]):
+        """Parameters -> (reg_init, bound buffers, copy-backs); see :class:`Launch`."""
         reg_init: List[Tuple[int, DType, int]] = []
-        bound: Dict[int, np.ndarray] = {}
+        bound: List[Tuple[int, Any, int, int]] = []
         copy_back: List[Tuple[np.ndarray, np.ndarray]] = []
-        if params is None:
+        if not params:
+            if params is not None and not isinstance(params, Mapping):
+                raise LaunchConfigError(f"params must be a mapping, got {type(params).__name__}")
             return reg_init, bound, copy_back
         if not isinstance(params, Mapping):
             raise LaunchConfigError(f"params must be a mapping, got {type(params).__name__}")
-        regs = {}
+        regs: Dict[int, Any] = {}
         for key, value in params.items():
             reg = _param_register(key)
             if reg in regs:
                 raise LaunchConfigError(f"register r{reg} given twice in params")
             regs[reg] = value
-        arrays = []
         for reg in sorted(regs):
             value = regs[reg]
-            if isinstance(value, tuple) or isinstance(value, np.generic):
+            tv = type(value)
+            if tv is tuple or isinstance(value, np.generic):
                 reg_init.append(_scalar_param(reg, value))
                 continue
-            if isinstance(value, (bool, int, float, complex)):
+            if tv in (bool, int, float, complex):
                 raise LaunchConfigError(
-                    f"parameter r{reg}: a bare Python {type(value).__name__} is ambiguous; "
+                    f"parameter r{reg}: a bare Python {tv.__name__} is ambiguous; "
                     f"give a typed scalar such as ('u32', {value!r}) or a numpy scalar")
-            view = _byte_view(value, f"parameter r{reg}", writable=False)
-            arrays.append((reg, value, view))
-        for reg, value, view in arrays:
-            readonly = (not view.flags.writeable) or (
-                isinstance(value, np.ndarray) and not value.flags.writeable)
-            if readonly or view.ctypes.data % 8:
-                tmp = _aligned_zeros(view.size)
-                tmp[...] = view
-                if not readonly:
-                    copy_back.append((view, tmp))
-                view = tmp
+            try:
+                addr, nbytes, writable = _core.array_address(value)
+            except (BufferError, TypeError, ValueError):
+                _byte_view(value, f"parameter r{reg}", writable=False)   # raises the right error
+                raise LaunchConfigError(f"parameter r{reg}: cannot bind {type(value).__name__}") from None
+            obj = value
+            if not writable or addr % 8:
+                view = _byte_view(value, f"parameter r{reg}", writable=False)
+                obj = _aligned_zeros(nbytes)
+                obj[...] = view
+                if writable:
+                    copy_back.append((view, obj))
+                addr = obj.ctypes.data
             h = self._new_handle()
-            bound[h] = view
+            bound.append((h, obj, addr, nbytes))
             reg_init.append((reg, DType.U64, h))
         reg_init.sort(key=lambda t: t[0])
         return reg_init, bound, copy_back
+
+    def host_table(self) -> Any:
+        """The host buffers as the VM's C table (cached until a buffer is allocated/freed)."""
+        if self._host_table is None:
+            self._host_table = _core.HostTable(self._buffers)
+        return self._host_table
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            self._engine = _core.Engine(self._pools, self.boundary)
+        return self._engine
 
     def _run(self, launch: Launch):
         from . import vm

@@ -74,8 +74,11 @@ def format_imm(ty: DType, value: int) -> str:
     # powers of two, where the interval is asymmetric).
     exact = decimal.Decimal(x)
     for digits in range(1, 18):
+        s = f"{x:.{digits}g}"                # correctly rounded (half-even) to `digits` digits
+        if float_to_bits(ty, float(s)) == value:
+            return s if "." in s or "e" in s else s + ".0"
         quantum = decimal.Decimal(1).scaleb(exact.adjusted() - digits + 1)
-        for rounding in (decimal.ROUND_HALF_EVEN, decimal.ROUND_FLOOR, decimal.ROUND_CEILING):
+        for rounding in (decimal.ROUND_FLOOR, decimal.ROUND_CEILING):
             cand = exact.quantize(quantum, rounding=rounding, context=_DEC_CTX)
             if float_to_bits(ty, float(cand)) == value:
                 return _format_g(cand, digits)

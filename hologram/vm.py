@@ -24,9 +24,8 @@ L_ = _core.LAYOUT
 NCOL = L_["NCOL"]
 OPCODES = _core.OPCODES
 
-_MIRROR = np.array(atlas.MIRROR, np.uint8)
-_DEGREE = np.array(atlas.DEGREE, np.uint8)
-_NBRS = np.array(atlas.NEIGHBOUR_TABLE, np.uint8).reshape(-1)
+_core.set_atlas_tables(atlas.MIRROR, atlas.DEGREE,
+                       [k for row in atlas.NEIGHBOUR_TABLE for k in row])
 
 
 @dataclass
@@ -37,9 +36,9 @@ class Lowered:
     sreg_slot: np.ndarray     # slots of r252..r255
     uses_calls: bool
     program: Program
-    # parameter types -> (code with check columns, checks: (k, 4) int32 rows of
-    # kind (0 register / 1 predicate), slot or predicate, type, register number)
-    by_signature: Dict[Tuple[Tuple[int, DType], ...], Tuple[np.ndarray, np.ndarray]]
+    # parameter types -> _core.Prepared (the code with its read checks for that signature)
+    by_signature: Dict[Tuple[Tuple[int, DType], ...], "_core.Prepared"]
+    slot_list: List[int]      # slot_of as a list (fast indexing on the launch path)
 
 
 def _i64(v: int) -> int:
@@ -90,13 +89,13 @@ def lower(program: Program) -> Lowered:
     for pc, ins in enumerate(program.instructions):
         _lower_instruction(ins, code[pc], slot_of, program.labels)
     lowered = Lowered(code, len(used), slot_of, slot_of[252:256].copy(),
-                      any(ins.variant == "CALL" for ins in program.instructions), program, {})
+                      any(ins.variant == "CALL" for ins in program.instructions), program, {},
+                      [int(x) for x in slot_of])
     program._lowered = lowered
     return lowered
 
 
-def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]
-                 ) -> Tuple[np.ndarray, np.ndarray]:
+def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_core.Prepared":
     """The code with its table of run-time read checks for launches whose parameter registers
     have these types: reads the verifier proves safe get no check (cached per signature)."""
     hit = low.by_signature.get(param_types)
@@ -118,7 +117,8 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]
             else:
                 checks.append((0, int(low.slot_of[index]), int(ty), index))
         code[pc, L_["C_CHKN"]] = len(checks) - code[pc, L_["C_CHK0"]]
-    result = (code, np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4))
+    table = np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4)
+    result = _core.Prepared(code, table, low.nslots, low.sreg_slot, low.uses_calls)
     low.by_signature[param_types] = result
     return result
 
@@ -177,19 +177,21 @@ def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
 def run(launch) -> Tuple[np.ndarray, Optional[faults.Fault]]:
     """The VM engine: run a :class:`hologram.backend.Launch`."""
     low = lower(launch.program)
-    code, checks = checked_code(low, tuple((r, ty) for r, ty, _ in launch.reg_init))
-    handles = sorted(launch.buffers)
-    init = [(int(low.slot_of[r]), int(ty) + 1, canonical(ty, v) if ty.is_int else v)
-            for r, ty, v in launch.reg_init if low.slot_of[r] >= 0]
+    reg_init = launch.reg_init
+    signature = tuple([(r, ty) for r, ty, _ in reg_init])
+    prepared = low.by_signature.get(signature)
+    if prepared is None:
+        prepared = checked_code(low, signature)
+    # Register content: ints are in range, so two's complement to 64 bits is the canonical
+    # sign/zero extension; floats are already bit patterns.
+    slots = low.slot_list
+    init = [(slots[r], ty + 1, v & 0xFFFFFFFFFFFFFFFF) for r, ty, v in reg_init if slots[r] >= 0]
     resonance = np.zeros(96, np.float64)
-    result = _core.run(
-        code, checks, low.nslots, launch.grid, launch.block, launch.shared_memory,
-        launch.max_steps, np.array(handles, np.uint64), [launch.buffers[h] for h in handles],
-        launch.pools.view(0), launch.pools,
-        np.array([i[0] for i in init], np.int64), np.array([i[1] for i in init], np.uint8),
-        np.array([i[2] for i in init], np.uint64), low.sreg_slot, _MIRROR, _DEGREE, _NBRS,
-        low.uses_calls, launch.num_threads, resonance)
+    backend = launch.backend
+    result = backend.engine().run(
+        prepared, launch.grid, launch.block, launch.shared_memory, launch.max_steps,
+        backend.host_table(), launch.params, init, launch.num_threads, resonance)
     if result is None:
         return resonance, None
-    code, lane, pc = result[:3]
-    return resonance, faults.Fault(int(code), int(lane), int(pc), tuple(int(d) for d in result[3:]))
+    code_, lane, pc = result[:3]
+    return resonance, faults.Fault(int(code_), int(lane), int(pc), tuple(int(d) for d in result[3:]))

@@ -1,10 +1,12 @@
-"""Shared test data: the example kernels of ISA.md §8.6 and Hypothesis strategies for VALID Atlas ISA programs, built from the table ``hologram.isa.SPECS``.
+"""Shared test data for tests/test_text.py, test_json.py and test_validation.py.
 
-Shared by tests/test_text.py and tests/test_json.py (text and JSON round trips). Field values are
-generated per field kind; the context rules of ISA.md §7.4 are respected: the type sets
-``spec.types``, ``setltu/leu/gtu/geu`` only on integer types, atomic and/or/xor only on the wide
-integer types, reductions with ``src_base + count <= 256``, Φ class < 96 and page < 48, and label
-references that exist.
+* the example kernels of ISA.md §8.6, verbatim;
+* Hypothesis strategies for VALID Atlas ISA programs, built from the table
+  ``hologram.isa.SPECS`` (text and JSON round trips). Field values are generated per field
+  kind; the context rules of ISA.md §7.4 are respected: the type sets ``spec.types``,
+  ``setltu/leu/gtu/geu`` only on integer types, atomic and/or/xor only on the wide integer
+  types, reductions with ``src_base + count <= 256``, Φ class < 96 and page < 48, and label
+  references that exist.
 """
 
 from __future__ import annotations

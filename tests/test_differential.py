@@ -209,6 +209,9 @@ class Case:
     max_steps: int
     sites: Dict[int, FaultSite]                    # kind code -> site
 
+    def __repr__(self) -> str:
+        return f"Case(grid={self.grid}, block={self.block}, {len(self.program)} instructions)"
+
     @property
     def lanes_per_block(self) -> int:
         return self.block[0] * self.block[1] * self.block[2]

@@ -385,6 +385,11 @@ cdef struct Ctx:
     const uint64_t* init_val
     int64_t sreg_slot[4]         # slots of r252..r255, -1 if the program never names them
     int uses_calls
+    int uses_phase
+    int needs_tags               # some read is checked at run time (else tags are never read)
+    int64_t npreds               # predicates the program names (p0 .. p[npreds-1])
+    const uint8_t* init_once     # per slot: bit 0 initialised once per launch (not per block),
+                                 # bit 1 holds a parameter
     int abort                    # set to stop every thread (interrupt)
     int interrupted
     int64_t next_block           # next unclaimed block (atomic)
@@ -765,35 +770,38 @@ cdef inline uint64_t convert(uint64_t x, int st, int dt, int dsh) noexcept nogil
 # ---------------------------------------------------------------------------------------------
 # Memory access
 
+cdef inline uint8_t* lookup(Ctx* c, uint64_t h, uint64_t* size) noexcept nogil:
+    """First byte and size of buffer h (handle 0, class windows, the sorted handle table), or
+    NULL if the handle is unknown."""
+    cdef int64_t lo, hi, mid
+    if h == 0:
+        size[0] = BOUNDARY_BYTES
+        return c.boundary
+    if h >= CLASS_HANDLE_BASE:
+        size[0] = CLASS_BYTES
+        return c.boundary + (h - CLASS_HANDLE_BASE) * CLASS_BYTES
+    lo = 0
+    hi = c.nbufs - 1
+    while lo <= hi:
+        mid = (lo + hi) >> 1
+        if c.buf_handle[mid] == h:
+            size[0] = c.buf_size[mid]
+            return c.buf_ptr[mid] if c.buf_ptr[mid] != NULL else c.boundary   # empty buffer
+        if c.buf_handle[mid] < h:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return NULL
+
+
 cdef inline uint8_t* global_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_t h,
                                 uint64_t off, int n, bint atomic) noexcept nogil:
     """Address of an n-byte global access, or NULL after faulting the lane (ISA.md §4.7)."""
-    cdef uint8_t* base
     cdef uint64_t size
-    cdef int64_t lo, hi, mid
-    if h == 0:
-        base = c.boundary
-        size = BOUNDARY_BYTES
-    elif h >= CLASS_HANDLE_BASE:
-        base = c.boundary + (h - CLASS_HANDLE_BASE) * CLASS_BYTES
-        size = CLASS_BYTES
-    else:
-        lo = 0
-        hi = c.nbufs - 1
-        base = NULL
-        while lo <= hi:
-            mid = (lo + hi) >> 1
-            if c.buf_handle[mid] == h:
-                base = c.buf_ptr[mid]
-                size = c.buf_size[mid]
-                break
-            if c.buf_handle[mid] < h:
-                lo = mid + 1
-            else:
-                hi = mid - 1
-        if base == NULL:
-            fault(w, lane, pc, F_INVALID_HANDLE, <int64_t>h, 0)
-            return NULL
+    cdef uint8_t* base = lookup(c, h, &size)
+    if base == NULL:
+        fault(w, lane, pc, F_INVALID_HANDLE, <int64_t>h, 0)
+        return NULL
     if off > size or <uint64_t>n > size - off:
         fault(w, lane, pc, F_OUT_OF_BOUNDS, <int64_t>h, <int64_t>off, n, <int64_t>size, 0)
         return NULL
@@ -895,6 +903,81 @@ cdef inline uint8_t* access(Ctx* c, Worker* w, const int64_t* ins, int lane, int
     return p
 
 
+cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n,
+                                 int nb, uint8_t** base) noexcept nogil:
+    """True if every lane of the group accesses the same known buffer in bounds; then *base
+    is its first byte. One pass over the group replaces a lookup and a check per lane."""
+    cdef int64_t L = c.L, mode = ins[C_AMODE]
+    cdef uint64_t h, lo, hi, off, size
+    cdef const uint64_t* hreg
+    cdef const uint64_t* oreg
+    cdef int i
+    if mode == AM_IMM:
+        h = <uint64_t>ins[C_AX]
+        lo = hi = <uint64_t>ins[C_AY]
+    else:
+        hreg = w.regs + ins[C_AX] * L
+        h = hreg[g[0]]
+        for i in range(1, n):
+            if hreg[g[i]] != h:
+                return 0
+        if mode == AM_REG_IMM:
+            lo = hi = <uint64_t>ins[C_AY]
+        else:
+            oreg = w.regs + ins[C_AY] * L
+            lo = hi = oreg[g[0]]
+            for i in range(1, n):
+                off = oreg[g[i]]
+                lo = off if off < lo else lo
+                hi = off if off > hi else hi
+    base[0] = lookup(c, h, &size)
+    return base[0] != NULL and hi <= size and <uint64_t>nb <= size - hi
+
+
+cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n,
+                           int nb, uint8_t* base) noexcept nogil:
+    """LDG/STG for a group already known to be in bounds: plain loads and stores."""
+    cdef int64_t L = c.L, mode = ins[C_AMODE]
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
+    cdef uint64_t* rv = w.regs + (ins[C_DST] if op == OP_LDG else ins[C_A]) * L
+    cdef uint8_t* tv = w.tags + ins[C_DST] * L
+    cdef uint8_t tag = <uint8_t>(ty + 1)
+    cdef const uint64_t* oreg = w.regs + ins[C_AY] * L
+    cdef uint64_t imm = <uint64_t>ins[C_AY]
+    cdef uint32_t b4
+    cdef bint by_reg = mode == AM_REG_REG
+    if op == OP_LDG:
+        if nb == 4 and ty != T_I32:
+            for i in range(n):
+                lane = g[i]
+                memcpy(&b4, base + (oreg[lane] if by_reg else imm), 4)
+                rv[lane] = b4
+                tv[lane] = tag
+        elif nb == 8:
+            for i in range(n):
+                lane = g[i]
+                memcpy(&rv[lane], base + (oreg[lane] if by_reg else imm), 8)
+                tv[lane] = tag
+        else:
+            for i in range(n):
+                lane = g[i]
+                rv[lane] = load_value(base + (oreg[lane] if by_reg else imm), nb, ty)
+                tv[lane] = tag
+    elif nb == 4:
+        for i in range(n):
+            lane = g[i]
+            b4 = <uint32_t>rv[lane]
+            memcpy(base + (oreg[lane] if by_reg else imm), &b4, 4)
+    elif nb == 8:
+        for i in range(n):
+            lane = g[i]
+            memcpy(base + (oreg[lane] if by_reg else imm), &rv[lane], 8)
+    else:
+        for i in range(n):
+            lane = g[i]
+            store_value(base + (oreg[lane] if by_reg else imm), nb, rv[lane])
+
+
 cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                       int64_t pc) noexcept nogil:
     """LDG / STG / LDS / STS: one lane loop per access size so each compiles to plain moves."""
@@ -910,6 +993,10 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
     cdef uint8_t tag = <uint8_t>(ty + 1)
     cdef uint64_t* rv
     cdef uint8_t* tv = w.tags + ins[C_DST] * L
+    if not shared and n > 1 and group_in_bounds(c, w, ins, g, n, nb, &last_base):
+        memory_unchecked(c, w, ins, g, n, nb, last_base)
+        return
+    last_base = NULL
     if op == OP_LDG or op == OP_LDS:
         rv = w.regs + ins[C_DST] * L
         if nb == 4 and ty != T_I32:
@@ -1121,6 +1208,7 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
     cdef uint64_t* cc = w.regs + ins[C_C] * L
     cdef uint8_t tag = <uint8_t>(ty + 1)
     cdef bint sgn = ty <= T_I64
+    cdef uint64_t k
     cdef float fa
     cdef double da
     if ty == T_F32 and op != OP_MAD and op != OP_FMA:
@@ -1157,6 +1245,38 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
         for i in range(n):
             lane = g[i]
             d[lane] = canon(a[lane] * b[lane], sh, sgn)
+            dt[lane] = tag
+    elif ty <= T_U64 and (op == OP_SHL or op == OP_SHR):
+        k = 63 - sh                        # shift amounts are taken mod w
+        if op == OP_SHL:
+            for i in range(n):
+                lane = g[i]
+                d[lane] = canon(a[lane] << (b[lane] & k), sh, sgn)
+                dt[lane] = tag
+        elif sgn:
+            for i in range(n):
+                lane = g[i]
+                d[lane] = <uint64_t>((<int64_t>a[lane]) >> (b[lane] & k))
+                dt[lane] = tag
+        else:
+            for i in range(n):
+                lane = g[i]
+                d[lane] = a[lane] >> (b[lane] & k)
+                dt[lane] = tag
+    elif ty <= T_U64 and op == OP_AND:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = a[lane] & b[lane]
+            dt[lane] = tag
+    elif ty <= T_U64 and op == OP_OR:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = a[lane] | b[lane]
+            dt[lane] = tag
+    elif ty <= T_U64 and op == OP_XOR:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = a[lane] ^ b[lane]
             dt[lane] = tag
     elif ty <= T_U64 and op == OP_MAD:
         for i in range(n):
@@ -1253,17 +1373,59 @@ cdef inline void exec_reduce(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, 
         w.tags[ins[C_DST] * L + lane] = <uint8_t>(ty + 1)
 
 
+cdef inline uint32_t cond_table(int cc) noexcept nogil:
+    """Bit k of the result is the condition's value when k = less + 2*equal + 4*unordered."""
+    if cc >= CC_LTU:
+        cc = cc - CC_LTU + CC_LT
+    if cc == CC_EQ:
+        return 0b00000100          # equal
+    if cc == CC_NE:
+        return 0b11110011          # not equal (unordered included)
+    if cc == CC_LT:
+        return 0b00000010
+    if cc == CC_LE:
+        return 0b00000110
+    if cc == CC_GT:
+        return 0b00000001          # neither less nor equal, ordered
+    return 0b00000101              # GE: equal or greater, ordered
+
+
 cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                                 int64_t pc) noexcept nogil:
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
     cdef int64_t L = c.L, src
     cdef int cc = <int>ins[C_TY2], sh = <int>ins[C_SH]
     cdef uint8_t t, tag = <uint8_t>(ty + 1)
+    cdef uint8_t* pd = w.preds + ins[C_DST] * L
+    cdef const uint64_t* ra = w.regs + ins[C_A] * L
+    cdef const uint64_t* rb = w.regs + ins[C_B] * L
+    cdef uint64_t mask, flip, x, y
+    cdef uint32_t table
+    cdef double fx, fy
     if op == OP_SETCC:
-        for i in range(n):
-            lane = g[i]
-            w.preds[ins[C_DST] * L + lane] = 2 if compare(cc, ty, w.regs[ins[C_A] * L + lane],
-                                                          w.regs[ins[C_B] * L + lane], sh) else 1
+        # Branch-free: the condition is a truth table indexed by (less, equal, unordered).
+        table = cond_table(cc)
+        if ty <= T_U64:
+            # Signed order = unsigned order with the sign bit flipped; ltu..geu and unsigned
+            # types compare the w-bit patterns.
+            mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> sh if (cc >= CC_LTU or ty >= T_U8) else \
+                <uint64_t>0xFFFFFFFFFFFFFFFF
+            flip = (<uint64_t>1) << 63 if (ty <= T_I64 and cc < CC_LTU) else 0
+            for i in range(n):
+                lane = g[i]
+                x = (ra[lane] & mask) ^ flip
+                y = (rb[lane] & mask) ^ flip
+                pd[lane] = 1 + ((table >> ((x < y) + 2 * (x == y))) & 1)
+        else:
+            for i in range(n):
+                lane = g[i]
+                if ty == T_F64:
+                    fx = hg_f64(ra[lane])
+                    fy = hg_f64(rb[lane])
+                else:
+                    fx = ld_f(ty, ra[lane])
+                    fy = ld_f(ty, rb[lane])
+                pd[lane] = 1 + ((table >> ((fx < fy) + 2 * (fx == fy) + 4 * (fx != fx or fy != fy))) & 1)
         return
     for i in range(n):        # SEL: the predicate was checked; read only the selected source
         lane = g[i]
@@ -1595,34 +1757,58 @@ cdef void init_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     w.by = (b % (c.gx * c.gy)) / c.gx
     w.bz = b / (c.gx * c.gy)
     w.base_gid = b * L
-    memset(w.tags, 0, c.nslots * L)
-    memset(w.preds, 0, 16 * L)
+    # Only the state this program can observe is reset (the Prepared flags say which).
+    if c.needs_tags:
+        memset(w.tags, 0, c.nslots * L)
+    memset(w.preds, 0, c.npreds * L)
     memset(w.pc, 0, L * sizeof(int32_t))
     memset(w.state, RUNNING, L)
-    memset(w.csp, 0, L * sizeof(int32_t))
-    memset(w.phase, 0, L * sizeof(uint32_t))
-    memset(w.steps, 0, L * sizeof(uint64_t))
+    if c.uses_calls:
+        memset(w.csp, 0, L * sizeof(int32_t))
+    if c.uses_phase:
+        memset(w.phase, 0, L * sizeof(uint32_t))
+    if c.has_max_steps:
+        memset(w.steps, 0, L * sizeof(uint64_t))
     if c.shared_size:
         memset(w.shared, 0, c.shared_size)
+    init_registers(c, w, 0)
+
+
+cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
+    """Write the special registers r252-r255 and the parameters (ascending register order).
+
+    Values that are the same in every block and that the program never overwrites (and whose
+    tags are never checked) are written once per launch (once=1); the others per block."""
+    cdef int64_t L = c.L, k, s, lane
+    cdef uint64_t* r
+    cdef uint8_t* t
     for k in range(4):            # r252 lane.x, r253 block.x, r254 block dim x, r255 gid
         s = c.sreg_slot[k]
-        if s < 0:
+        if s < 0 or c.init_once[s] & 2:     # never named, or overwritten by a parameter
             continue
+        if (k == 0 or k == 2) and (c.init_once[s] & 1) != once or (k == 1 or k == 3) and once:
+            continue
+        r = w.regs + s * L
+        t = w.tags + s * L
         for lane in range(L):
             if k == 0:
-                w.regs[s * L + lane] = <uint64_t>(lane % c.Bx)
+                r[lane] = <uint64_t>(lane % c.Bx)
             elif k == 1:
-                w.regs[s * L + lane] = <uint64_t>w.bx
+                r[lane] = <uint64_t>w.bx
             elif k == 2:
-                w.regs[s * L + lane] = <uint64_t>c.Bx
+                r[lane] = <uint64_t>c.Bx
             else:
-                w.regs[s * L + lane] = <uint64_t>(w.base_gid + lane)
-            w.tags[s * L + lane] = T_U64 + 1 if k == 3 else T_U32 + 1
-    for k in range(c.ninit):      # launch parameters, ascending register order
+                r[lane] = <uint64_t>(w.base_gid + lane)
+            t[lane] = T_U64 + 1 if k == 3 else T_U32 + 1
+    for k in range(c.ninit):
         s = c.init_slot[k]
+        if (c.init_once[s] & 1) != once:
+            continue
+        r = w.regs + s * L
+        t = w.tags + s * L
         for lane in range(L):
-            w.regs[s * L + lane] = c.init_val[k]
-            w.tags[s * L + lane] = c.init_tag[k]
+            r[lane] = c.init_val[k]
+            t[lane] = c.init_tag[k]
 
 
 cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
@@ -1706,11 +1892,21 @@ cdef class Prepared:
     cdef const int32_t* checks
     cdef readonly int64_t nslots
     cdef int64_t sreg_slot[4]
-    cdef bint uses_calls
+    cdef bint uses_calls, uses_phase, needs_tags
+    cdef int64_t npreds
+    cdef object written_arr
+    cdef const uint8_t* written
 
     def __cinit__(self, const int64_t[:, ::1] code, const int32_t[:, ::1] checks, int64_t nslots,
-                  sreg_slot, bint uses_calls):
+                  sreg_slot, bint uses_calls, bint uses_phase, bint needs_tags, int64_t npreds,
+                  const uint8_t[::1] written):
+        """written: per slot, 1 if some instruction writes the register."""
         cdef int i
+        self.uses_phase = uses_phase
+        self.needs_tags = needs_tags
+        self.npreds = npreds
+        self.written_arr = written
+        self.written = &written[0]
         self.code_arr = code
         self.checks_arr = checks
         self.code = &code[0, 0] if code.shape[0] else NULL
@@ -1821,6 +2017,17 @@ cdef class Engine:
         for i in range(4):
             c.sreg_slot[i] = prog.sreg_slot[i]
         c.uses_calls = uses_calls
+        c.uses_phase = prog.uses_phase
+        c.needs_tags = prog.needs_tags
+        c.npreds = prog.npreds
+        cdef uint8_t once[256]
+        memset(once, 0, 256)
+        if not prog.needs_tags:
+            for i in range(nslots):
+                once[i] = not prog.written[i]
+        for i in range(ninit):
+            once[init_slot[i]] |= 2          # a parameter: special registers do not touch it
+        c.init_once = once
         c.boundary = <uint8_t*>self.pools.p.chunks[0][0].ptr
         c.pools = &self.pools.p
         c.min_fault_block = 0x7FFFFFFFFFFFFFFF
@@ -1899,6 +2106,7 @@ cdef class Engine:
                 workers[t].budget = POLL_LANE_STEPS
                 workers[t].is_master = t == 0
                 workers[t].next_signal_check = hg_now() + SIGNAL_INTERVAL
+                init_registers(&c, &workers[t], 1)
             with nogil:
                 if nthreads == 1:
                     run_worker(&c, &workers[0])

@@ -89,7 +89,9 @@ def lower(program: Program) -> Lowered:
     for pc, ins in enumerate(program.instructions):
         _lower_instruction(ins, code[pc], slot_of, program.labels)
     lowered = Lowered(code, len(used), slot_of, slot_of[252:256].copy(),
-                      any(ins.variant == "CALL" for ins in program.instructions), program, {},
+                      # RET too: its call-stack depth must be reset even without any CALL
+                      any(ins.variant in ("CALL", "RET") for ins in program.instructions),
+                      program, {},
                       [int(x) for x in slot_of])
     program._lowered = lowered
     return lowered
@@ -118,7 +120,18 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
                 checks.append((0, int(low.slot_of[index]), int(ty), index))
         code[pc, L_["C_CHKN"]] = len(checks) - code[pc, L_["C_CHK0"]]
     table = np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4)
-    result = _core.Prepared(code, table, low.nslots, low.sreg_slot, low.uses_calls)
+    instrs = low.program.instructions
+    needs_tags = bool(checks) or any(ins.variant == "SEL" for ins in instrs)
+    preds = [v for ins in instrs for f, v in zip(ins.spec.fields, ins.values)
+             if f.kind in (PRED, OPTPRED) and v is not None]
+    written = np.zeros(max(low.nslots, 1), np.uint8)
+    for ins in instrs:
+        for f, v in zip(ins.spec.fields, ins.values):
+            if f.kind == REG and f.role in ("w", "rw"):
+                written[low.slot_of[v]] = 1
+    result = _core.Prepared(code, table, low.nslots, low.sreg_slot, low.uses_calls,
+                            any(ins.variant in ("PhaseGet", "PhaseAdv") for ins in instrs),
+                            needs_tags, max(preds, default=-1) + 1, written)
     low.by_signature[param_types] = result
     return result
 

@@ -163,6 +163,7 @@ class Launch:
     max_steps: Optional[int]
     num_threads: int
     backend: "CpuBackend"
+    engine_state: Any = None  # what an engine caches between runs of a prepared launch
 
     @property
     def params(self) -> List[Tuple[int, int, int]]:
@@ -413,11 +414,30 @@ class CpuBackend:
         (``("u32", 5)`` or a numpy scalar). Raises the fault of the lowest faulting global
         lane as an :class:`ExecutionError` subclass; Ctrl-C raises :class:`Interrupted`.
         """
+        with self._lock:
+            launch, copy_back = self._make_launch(program, config, params, max_steps, num_threads)
+            return self._execute(launch, copy_back)
+
+    def prepare(self, program: Program, config: Optional[LaunchConfig] = None,
+                params: Optional[Mapping[Any, Any]] = None, *, max_steps: Optional[int] = None,
+                num_threads: Optional[int] = None) -> "PreparedLaunch":
+        """Bind a launch once, to run it many times with the least overhead per call.
+
+        ``k = backend.prepare(prog, config, params); k(); k()`` is ``execute_program`` with the
+        same arguments, except that validation, configuration, parameter binding and the thread
+        count are settled here. The arrays in ``params`` stay bound (and alive) for the life of
+        the returned object; each call sees their current contents.
+        """
+        with self._lock:
+            launch, copy_back = self._make_launch(program, config, params, max_steps, num_threads)
+        return PreparedLaunch(self, launch, copy_back)
+
+    def _make_launch(self, program, config, params, max_steps, num_threads):
         if not isinstance(program, Program):
             raise TypeError(f"expected a Program, got {type(program).__name__}")
         if not program._validated:
             program.validate()
-        config = config if config is not None else LaunchConfig()
+        config = config if config is not None else _DEFAULT_CONFIG
         if not isinstance(config, LaunchConfig):
             raise LaunchConfigError(f"config must be a LaunchConfig, got {config!r}")
         grid, block, shared = config.resolve(program)
@@ -427,19 +447,22 @@ class CpuBackend:
             raise LaunchConfigError(f"max_steps must be None or an int >= 0, got {max_steps!r}")
         threads = effective_num_threads(num_threads if num_threads is not None
                                         else self.num_threads)
-        with self._lock:
-            reg_init, bound, copy_back = self._bind_params(params)
-            launch = Launch(program, grid, block, shared, reg_init, bound, self._pools,
-                            None if max_steps is None else int(max_steps), threads, self)
-            try:
-                resonance, fault = self._run(launch)
-            finally:
-                for dst, tmp in copy_back:
-                    dst[...] = tmp
-                self._pools.release_deferred()
-            if fault is not None:
-                raise_fault(program, grid, block, fault)
-            return LaunchResult(resonance, threads)
+        reg_init, bound, copy_back = self._bind_params(params)
+        launch = Launch(program, grid, block, shared, reg_init, bound, self._pools,
+                        None if max_steps is None else int(max_steps), threads, self)
+        return launch, copy_back
+
+    def _execute(self, launch: Launch, copy_back) -> LaunchResult:
+        """Run a launch (the caller holds the lock); copy back and raise its fault."""
+        try:
+            resonance, fault = self._run(launch)
+        finally:
+            for dst, tmp in copy_back:
+                dst[...] = tmp
+            self._pools.release_deferred()
+        if fault is not None:
+            raise_fault(launch.program, launch.grid, launch.block, fault)
+        return LaunchResult(resonance, launch.num_threads)
 
     def _bind_params(self, params: Optional[Mapping[Any, Any]]):
         """Parameters -> (reg_init, bound buffers, copy-backs); see :class:`Launch`."""
@@ -503,6 +526,28 @@ class CpuBackend:
         return vm.run(launch)
 
 
+class PreparedLaunch:
+    """A launch bound once by :meth:`CpuBackend.prepare`; call it to run it again."""
+
+    def __init__(self, backend: CpuBackend, launch: Launch, copy_back):
+        self.backend = backend
+        self.launch = launch
+        self._copy_back = copy_back
+        self._copy_in = [(dst, tmp) for dst, tmp in copy_back]
+
+    def __call__(self) -> LaunchResult:
+        """Run the launch once more; raises as :meth:`CpuBackend.execute_program`."""
+        be = self.backend
+        with be._lock:
+            for src, tmp in self._copy_in:        # unaligned parameters: refresh the copy
+                tmp[...] = src
+            return be._execute(self.launch, self._copy_back)
+
+    def __repr__(self) -> str:
+        L = self.launch
+        return f"<PreparedLaunch {L.program!r} grid={L.grid} block={L.block}>"
+
+
 class ReferenceBackend(CpuBackend):
     """The same backend with the pure-Python reference interpreter as its engine (slow; the
     oracle the VM is tested against)."""
@@ -564,6 +609,7 @@ def raise_fault(program: Program, grid: Shape3, block: Shape3, fault: faults.Fau
               instruction=text)
 
 
+_DEFAULT_CONFIG = LaunchConfig()
 _default_backends: Dict[str, CpuBackend] = {}
 _default_lock = threading.Lock()
 

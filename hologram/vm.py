@@ -189,21 +189,25 @@ def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
 
 def run(launch) -> Tuple[np.ndarray, Optional[faults.Fault]]:
     """The VM engine: run a :class:`hologram.backend.Launch`."""
-    low = lower(launch.program)
-    reg_init = launch.reg_init
-    signature = tuple([(r, ty) for r, ty, _ in reg_init])
-    prepared = low.by_signature.get(signature)
-    if prepared is None:
-        prepared = checked_code(low, signature)
-    # Register content: ints are in range, so two's complement to 64 bits is the canonical
-    # sign/zero extension; floats are already bit patterns.
-    slots = low.slot_list
-    init = [(slots[r], ty + 1, v & 0xFFFFFFFFFFFFFFFF) for r, ty, v in reg_init if slots[r] >= 0]
+    state = launch.engine_state
+    if state is None:
+        low = lower(launch.program)
+        signature = tuple([(r, ty) for r, ty, _ in launch.reg_init])
+        prepared = low.by_signature.get(signature)
+        if prepared is None:
+            prepared = checked_code(low, signature)
+        # Register content: ints are in range, so two's complement to 64 bits is the
+        # canonical sign/zero extension; floats are already bit patterns.
+        slots = low.slot_list
+        init = [(slots[r], ty + 1, v & 0xFFFFFFFFFFFFFFFF)
+                for r, ty, v in launch.reg_init if slots[r] >= 0]
+        state = launch.engine_state = (prepared, init, launch.params)
+    prepared, init, params = state
     resonance = np.zeros(96, np.float64)
     backend = launch.backend
     result = backend.engine().run(
         prepared, launch.grid, launch.block, launch.shared_memory, launch.max_steps,
-        backend.host_table(), launch.params, init, launch.num_threads, resonance)
+        backend.host_table(), params, init, launch.num_threads, resonance)
     if result is None:
         return resonance, None
     code_, lane, pc = result[:3]

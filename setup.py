@@ -63,7 +63,11 @@ class BuildExt(build_ext):
         if _flag("HOLOGRAM_SANITIZE") and ctype != "msvc":
             san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                    "-fno-sanitize-recover=undefined"]
+        # `cdef inline` helpers are written to be specialised by constant arguments at their
+        # call sites; that needs them inlined even when the compiler's heuristics would not.
+        force_inline = "__forceinline" if ctype == "msvc" else "inline __attribute__((always_inline))"
         for ext in self.extensions:
+            ext.define_macros.append(("CYTHON_INLINE", force_inline))
             ext.extra_compile_args += strict + san + (flags[0] if flags else [])
             ext.extra_link_args += san + (flags[1] if flags else [])
         super().build_extensions()

@@ -1178,27 +1178,163 @@ cdef inline void exec_pool(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, in
 # ---------------------------------------------------------------------------------------------
 # Arithmetic families
 
-cdef inline void f32_loop(int op, uint64_t* d, uint8_t* dt, const uint64_t* a, const uint64_t* b,
-                          const int32_t* g, int n) noexcept nogil:
-    cdef int i, lane
-    for i in range(n):
-        lane = g[i]
-        d[lane] = hg_f32_bits(f_binop(op, hg_f32(a[lane]), hg_f32(b[lane])))
-        dt[lane] = T_F32 + 1
+cdef enum:   # operand kinds of the fast arithmetic loops
+    K_F32 = 0
+    K_F64 = 1
+    K_SIGNED = 2
+    K_UNSIGNED = 3
 
 
-cdef inline void f64_loop(int op, uint64_t* d, uint8_t* dt, const uint64_t* a, const uint64_t* b,
-                          const int32_t* g, int n) noexcept nogil:
+cdef inline uint64_t fast_binop(int op, int kind, int sh, uint64_t x, uint64_t y) noexcept nogil:
+    """ADD SUB MUL DIV(floats) AND OR XOR SHL SHR MIN MAX without faults, on register content."""
+    cdef uint64_t r
+    if kind == K_F32:
+        return hg_f32_bits(f_binop(op, hg_f32(x), hg_f32(y)))
+    if kind == K_F64:
+        return hg_f64_bits(d_binop(op, hg_f64(x), hg_f64(y)))
+    if op == OP_ADD:
+        r = x + y
+    elif op == OP_SUB:
+        r = x - y
+    elif op == OP_MUL:
+        r = x * y
+    elif op == OP_AND:
+        return x & y
+    elif op == OP_OR:
+        return x | y
+    elif op == OP_XOR:
+        return x ^ y
+    elif op == OP_SHL:
+        r = x << (y & <uint64_t>(63 - sh))
+    elif op == OP_SHR:
+        if kind == K_SIGNED:
+            return <uint64_t>((<int64_t>x) >> (y & <uint64_t>(63 - sh)))
+        return x >> (y & <uint64_t>(63 - sh))
+    elif op == OP_MIN:
+        if kind == K_SIGNED:
+            return x if <int64_t>x < <int64_t>y else y
+        return x if x < y else y
+    else:
+        if kind == K_SIGNED:
+            return x if <int64_t>x > <int64_t>y else y
+        return x if x > y else y
+    return canon(r, sh, kind == K_SIGNED)
+
+
+cdef inline void binop_rows(int op, int kind, int sh, uint64_t* d, uint8_t* dt, uint8_t tag,
+                            const uint64_t* a, const uint64_t* b, const int32_t* g, int n,
+                            int first) noexcept nogil:
+    """d = a OP b over a group. Inlined with constant op/kind at each call site; a contiguous
+    group (first >= 0) gets a loop the compiler can vectorize; dt is NULL when no read of this
+    program checks tags."""
     cdef int i, lane
-    for i in range(n):
-        lane = g[i]
-        d[lane] = hg_f64_bits(d_binop(op, hg_f64(a[lane]), hg_f64(b[lane])))
-        dt[lane] = T_F64 + 1
+    if first >= 0:
+        for lane in range(first, first + n):
+            d[lane] = fast_binop(op, kind, sh, a[lane], b[lane])
+        if dt != NULL:
+            memset(dt + first, tag, n)
+    else:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = fast_binop(op, kind, sh, a[lane], b[lane])
+            if dt != NULL:
+                dt[lane] = tag
+
+
+cdef inline int exec_fast_binop(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+                                int first) noexcept nogil:
+    """The common binary ops as specialised loops; 0 if this instruction is not one of them."""
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    cdef int64_t L = c.L
+    cdef uint64_t* d = w.regs + ins[C_DST] * L
+    cdef uint8_t* dt = w.tags + ins[C_DST] * L if c.needs_tags else NULL
+    cdef const uint64_t* a = w.regs + ins[C_A] * L
+    cdef const uint64_t* b = w.regs + ins[C_B] * L
+    cdef uint8_t tag = <uint8_t>(ty + 1)
+    if ty == T_F32:
+        if op == OP_ADD:
+            binop_rows(OP_ADD, K_F32, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SUB:
+            binop_rows(OP_SUB, K_F32, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MUL:
+            binop_rows(OP_MUL, K_F32, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_DIV:
+            binop_rows(OP_DIV, K_F32, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MIN:
+            binop_rows(OP_MIN, K_F32, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MAX:
+            binop_rows(OP_MAX, K_F32, sh, d, dt, tag, a, b, g, n, first)
+        else:
+            return 0
+    elif ty == T_F64:
+        if op == OP_ADD:
+            binop_rows(OP_ADD, K_F64, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SUB:
+            binop_rows(OP_SUB, K_F64, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MUL:
+            binop_rows(OP_MUL, K_F64, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_DIV:
+            binop_rows(OP_DIV, K_F64, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MIN:
+            binop_rows(OP_MIN, K_F64, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MAX:
+            binop_rows(OP_MAX, K_F64, sh, d, dt, tag, a, b, g, n, first)
+        else:
+            return 0
+    elif ty <= T_I64:
+        if op == OP_ADD:
+            binop_rows(OP_ADD, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SUB:
+            binop_rows(OP_SUB, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MUL:
+            binop_rows(OP_MUL, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_AND:
+            binop_rows(OP_AND, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_OR:
+            binop_rows(OP_OR, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_XOR:
+            binop_rows(OP_XOR, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SHL:
+            binop_rows(OP_SHL, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SHR:
+            binop_rows(OP_SHR, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MIN:
+            binop_rows(OP_MIN, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MAX:
+            binop_rows(OP_MAX, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+        else:
+            return 0
+    elif ty <= T_U64:
+        if op == OP_ADD:
+            binop_rows(OP_ADD, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SUB:
+            binop_rows(OP_SUB, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MUL:
+            binop_rows(OP_MUL, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_AND:
+            binop_rows(OP_AND, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_OR:
+            binop_rows(OP_OR, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_XOR:
+            binop_rows(OP_XOR, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SHL:
+            binop_rows(OP_SHL, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_SHR:
+            binop_rows(OP_SHR, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MIN:
+            binop_rows(OP_MIN, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        elif op == OP_MAX:
+            binop_rows(OP_MAX, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+        else:
+            return 0
+    else:
+        return 0
+    return 1
 
 
 cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                             int64_t pc) noexcept nogil:
-    """Binary ops (ADD ... SHR, POW), MAD, FMA."""
+    """Binary ops (ADD ... SHR, POW), MAD, FMA: the cases the fast loops leave."""
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], sh = <int>ins[C_SH], i, lane
     cdef int64_t L = c.L
     cdef uint64_t* d = w.regs + ins[C_DST] * L
@@ -1208,77 +1344,9 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
     cdef uint64_t* cc = w.regs + ins[C_C] * L
     cdef uint8_t tag = <uint8_t>(ty + 1)
     cdef bint sgn = ty <= T_I64
-    cdef uint64_t k
     cdef float fa
     cdef double da
-    if ty == T_F32 and op != OP_MAD and op != OP_FMA:
-        if op == OP_ADD:
-            f32_loop(OP_ADD, d, dt, a, b, g, n)
-        elif op == OP_SUB:
-            f32_loop(OP_SUB, d, dt, a, b, g, n)
-        elif op == OP_MUL:
-            f32_loop(OP_MUL, d, dt, a, b, g, n)
-        elif op == OP_DIV:
-            f32_loop(OP_DIV, d, dt, a, b, g, n)
-        else:
-            f32_loop(op, d, dt, a, b, g, n)
-    elif ty == T_F64 and op != OP_MAD and op != OP_FMA:
-        if op == OP_ADD:
-            f64_loop(OP_ADD, d, dt, a, b, g, n)
-        elif op == OP_SUB:
-            f64_loop(OP_SUB, d, dt, a, b, g, n)
-        elif op == OP_MUL:
-            f64_loop(OP_MUL, d, dt, a, b, g, n)
-        else:
-            f64_loop(op, d, dt, a, b, g, n)
-    elif ty <= T_U64 and op == OP_ADD:
-        for i in range(n):
-            lane = g[i]
-            d[lane] = canon(a[lane] + b[lane], sh, sgn)
-            dt[lane] = tag
-    elif ty <= T_U64 and op == OP_SUB:
-        for i in range(n):
-            lane = g[i]
-            d[lane] = canon(a[lane] - b[lane], sh, sgn)
-            dt[lane] = tag
-    elif ty <= T_U64 and op == OP_MUL:
-        for i in range(n):
-            lane = g[i]
-            d[lane] = canon(a[lane] * b[lane], sh, sgn)
-            dt[lane] = tag
-    elif ty <= T_U64 and (op == OP_SHL or op == OP_SHR):
-        k = 63 - sh                        # shift amounts are taken mod w
-        if op == OP_SHL:
-            for i in range(n):
-                lane = g[i]
-                d[lane] = canon(a[lane] << (b[lane] & k), sh, sgn)
-                dt[lane] = tag
-        elif sgn:
-            for i in range(n):
-                lane = g[i]
-                d[lane] = <uint64_t>((<int64_t>a[lane]) >> (b[lane] & k))
-                dt[lane] = tag
-        else:
-            for i in range(n):
-                lane = g[i]
-                d[lane] = a[lane] >> (b[lane] & k)
-                dt[lane] = tag
-    elif ty <= T_U64 and op == OP_AND:
-        for i in range(n):
-            lane = g[i]
-            d[lane] = a[lane] & b[lane]
-            dt[lane] = tag
-    elif ty <= T_U64 and op == OP_OR:
-        for i in range(n):
-            lane = g[i]
-            d[lane] = a[lane] | b[lane]
-            dt[lane] = tag
-    elif ty <= T_U64 and op == OP_XOR:
-        for i in range(n):
-            lane = g[i]
-            d[lane] = a[lane] ^ b[lane]
-            dt[lane] = tag
-    elif ty <= T_U64 and op == OP_MAD:
+    if ty <= T_U64 and op == OP_MAD:
         for i in range(n):
             lane = g[i]
             d[lane] = canon(a[lane] * b[lane] + cc[lane], sh, sgn)
@@ -1297,8 +1365,10 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
             if op == OP_MAD:
                 da = hg_f64(a[lane]) * hg_f64(b[lane])
                 d[lane] = hg_f64_bits(da + hg_f64(cc[lane]))
-            else:
+            elif op == OP_FMA:
                 d[lane] = hg_f64_bits(fma(hg_f64(a[lane]), hg_f64(b[lane]), hg_f64(cc[lane])))
+            else:
+                d[lane] = hg_f64_bits(d_binop(op, hg_f64(a[lane]), hg_f64(b[lane])))
             dt[lane] = tag
     elif ty == T_F32 and op == OP_FMA:
         for i in range(n):
@@ -1727,7 +1797,8 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
         elif op == OP_ABS or op == OP_NEG or op == OP_NOT or (OP_EXP <= op <= OP_SIGMOID):
             exec_unary(c, w, ins, g, n)
         elif op <= OP_SHR or op == OP_POW:
-            exec_arith(c, w, ins, g, n, pc)
+            if not exec_fast_binop(c, w, ins, g, n, g[0] if g[n - 1] - g[0] == n - 1 else -1):
+                exec_arith(c, w, ins, g, n, pc)
         elif op == OP_SETCC or op == OP_SEL:
             exec_setcc_sel(c, w, ins, g, n, pc)
         elif op == OP_MEMFENCE:

@@ -45,7 +45,7 @@ from hypothesis import strategies as st
 
 import hologram as hg
 from hologram.backend import lane_coords
-from hologram.isa import (SPEC_BY_VARIANT, AtomOp, BufferOffset, Cond, DType, Instruction,
+from hologram.isa import (SPECS, SPEC_BY_VARIANT, AtomOp, BufferOffset, Cond, DType, Instruction,
                           PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, Scope, SReg,
                           T_WIDE, T_WIDE_INT)
 from hologram.program import Program
@@ -116,7 +116,8 @@ ARITH_OPS = (
     ("ClsGet", 1), ("MIRROR", 1), ("UnityTest", 1), ("NbrCount", 1), ("NbrGet", 1),
     ("ResAccum", 1), ("PhaseGet", 1), ("PhaseAdv", 1), ("BoundMap", 1), ("MemFence", 1),
 )
-ARITH_TABLE = tuple(v for v, w in ARITH_OPS for _ in range(w))
+ARITH_ALL = tuple(v for v, _ in ARITH_OPS)
+ARITH_COMMON = tuple(v for v, w in ARITH_OPS for _ in range(w) if w > 1)
 for _v, _w in ARITH_OPS:                 # every generated variant is in the ISA table
     assert _v in SPEC_BY_VARIANT, _v
 
@@ -130,9 +131,15 @@ def _u(v: int) -> int:
     return v & (2**64 - 1)
 
 
-def _signed64(v: int) -> int:
+def _offset(v: int) -> str:
+    """How fault messages print a u64 offset (with its negative reading if the top bit is set)."""
     v = _u(v)
-    return v - 2**64 if v >= 2**63 else v
+    return f"{v} ({v - 2**64})" if v >= 2**63 else str(v)
+
+
+class NoRegister(Exception):
+    """No register can take a value of the wanted type here (the item is abandoned; what it
+    already emitted is valid code)."""
 
 
 @dataclass
@@ -193,9 +200,9 @@ class Features:
     max_depth: int = 2                    # loop / if nesting
 
 
-@dataclass
 class Case:
-    """A generated test case: program, launch shape and inputs."""
+    """A generated test case: program, launch shape and inputs (a plain class, so that
+    hypothesis prints it with the short repr below)."""
     program: Program
     grid: Tuple[int, int, int]
     block: Tuple[int, int, int]
@@ -208,6 +215,13 @@ class Case:
     kinds: Optional[bytes]
     max_steps: int
     sites: Dict[int, FaultSite]                    # kind code -> site
+
+    _NAMES = ("program", "grid", "block", "shared_memory", "fields", "slot", "inp", "phi",
+              "hist_sites", "kinds", "max_steps", "sites")
+
+    def __init__(self, *args):
+        for name, value in zip(self._NAMES, args, strict=True):
+            setattr(self, name, value)
 
     def __repr__(self) -> str:
         return f"Case(grid={self.grid}, block={self.block}, {len(self.program)} instructions)"
@@ -317,7 +331,7 @@ class Gen:
             return self.ch(same)
         if ok:
             return self.ch(ok)
-        raise AssertionError("no writable register")    # cannot happen: fresh regs abound
+        raise NoRegister()     # rare: every register is protected by a loop with another type
 
     def put(self, reg: int, ty: DType, exact: bool) -> None:
         self.r.vals[reg] = (ty, exact or not ty.is_float)
@@ -403,7 +417,7 @@ class Gen:
     # ---- operations (one method per variant family; `op_generic` for the simple ones)
 
     def gen_op(self) -> None:
-        v = self.ch(ARITH_TABLE)
+        v = self.ch(ARITH_ALL if self.coin(60) else ARITH_COMMON)
         getattr(self, "op_" + v, self.op_generic)(v)
         self.pinned.clear()
 
@@ -869,16 +883,16 @@ class Gen:
 
     def gen_sub(self, k: int) -> None:
         buf = Buf(f"sub{k}")
-        base = 160 + 10 * k
+        base = 160 + 13 * k
         outer = self.r
-        self.r = Region(buf, range(base, base + 8), (FAULT_PREDS[k],),
-                        ((base + 8, base + 9),), False)
+        self.r = Region(buf, range(base, base + 11), (FAULT_PREDS[k],),
+                        ((base + 11, base + 12),), False)
         label = f"sub_{k}"
         self.label(label)
         self.gen_block(self.num(1, 4))
         self.emit("RET")
         reg = self.r
-        clobber = set(range(base, base + 10))
+        clobber = set(range(base, base + 13))
         pclobber = {FAULT_PREDS[k]}
         for j in reg.calls:
             clobber |= self.subs[j].clobber
@@ -909,6 +923,13 @@ class Gen:
         if self.pending_sites and r.is_main and r.if_depth == 0:
             opts += ["site"] * 3
         what = self.ch(opts)
+        try:
+            self._gen_item(what, callable_subs)
+        except NoRegister:
+            pass
+        self.pinned.clear()
+
+    def _gen_item(self, what: str, callable_subs: List[int]) -> None:
         if what == "op":
             self.gen_op()
         elif what == "load":
@@ -934,8 +955,12 @@ class Gen:
         elif what == "shared":
             self.shared_round()
         elif what == "site":
-            self.fault_site(self.pending_sites.pop(0))
-        self.pinned.clear()
+            code = self.pending_sites.pop(0)
+            try:
+                self.fault_site(code)
+            except NoRegister:           # not placed: place it later (at the end of main)
+                self.pending_sites.append(code)
+                raise
 
     def gen_block(self, n: int) -> None:
         for _ in range(n):
@@ -972,7 +997,7 @@ class Gen:
             pc = self.emit("LDG", ty=ty, dst=d, addr=RegisterIndirectComputed(R_IN, T1))
             self.put(d, ty, True)
             self._site(code, kind, hg.OutOfBounds, pc,
-                       f"out of bounds: {ty.size} bytes at offset {_signed64(bad)} of buffer "
+                       f"out of bounds: {ty.size} bytes at offset {_offset(bad)} of buffer "
                        f"{H_IN} (size {INB})")
         elif kind == "oob_neg":
             ty = self.ch(ALL_TYPES)
@@ -984,7 +1009,7 @@ class Gen:
             out.ins.append(Instruction("EXIT"))
             self.tails.append(out)
             self._site(code, kind, hg.OutOfBounds, 0,
-                       f"out of bounds: {ty.size} bytes at offset {off} of buffer {H_IN} "
+                       f"out of bounds: {ty.size} bytes at offset {_offset(off)} of buffer {H_IN} "
                        f"(size {INB})", out)
         elif kind == "bad_handle":
             ty = self.ch(ALL_TYPES)
@@ -1037,8 +1062,8 @@ class Gen:
                 self.label(after)
             else:
                 ty = self.ch(ALL_TYPES)
-                pc = self.emit("SEL", ty=ty, dst=T2, pred=pf, src_true=self.num(0, 255),
-                               src_false=self.num(0, 255))
+                a, b = self.src(ty), self.src(ty)
+                pc = self.emit("SEL", ty=ty, dst=T2, pred=pf, src_true=a, src_false=b)
             self._site(code, kind, hg.UninitializedPredicate, pc, f"uninitialized predicate: p{pf}")
         elif kind in ("shared_oob", "shared_misaligned"):
             S = self.shared_size
@@ -1057,7 +1082,7 @@ class Gen:
             if kind == "shared_oob":
                 pc = self.emit("LDS", ty=ty, dst=T2, addr=addr)
                 msg = (f"shared memory out of bounds: {ty.size} bytes at offset "
-                       f"{_signed64(bad)} (size {S})")
+                       f"{_offset(bad)} (size {S})")
                 self._site(code, kind, hg.SharedOutOfBounds, pc, msg)
             else:                                     # atoms.max with 0: memory unchanged
                 self.emit("MOV_IMM", ty=ty, dst=T3, value=0)
@@ -1150,7 +1175,7 @@ class Gen:
         for _ in range(self.num(1, 3)):       # lane-dependent seeds
             ty = self.ch(ALL_TYPES)
             d = self.dst(ty)
-            self.emit("CVT", src_ty=DType.U64, dst_ty=ty, dst=d, src=255)
+            self.emit("CVT", src_ty=DType.U64, dst_ty=ty, dst=d, src=self.gid_reg())
             self.put(d, ty, True)
             if self.coin(50):
                 self.emit("MOV_IMM", ty=ty, dst=T0, value=self.imm(ty))
@@ -1269,7 +1294,9 @@ def cases(draw, feat: Features, max_lanes: int = 96):
         codes = draw(st.lists(st.integers(1, len(FAULT_KINDS)), min_size=1, max_size=4,
                               unique=True))
         gen.pending_sites = list(codes)
-        faulting = draw(st.lists(st.integers(0, nlanes - 1), min_size=0, max_size=5, unique=True))
+        faulting = draw(st.lists(st.integers(0, nlanes - 1), min_size=1, max_size=5, unique=True))
+        if draw(st.integers(0, 9)) == 0:          # sometimes no lane faults at all
+            faulting = []
         k = bytearray(nlanes)
         for lane in faulting:
             k[lane] = draw(st.sampled_from(codes))
@@ -1299,7 +1326,21 @@ class Outcome:
     error: Optional[hg.ExecutionError]
 
 
+def _dump(case: Case, engine: str, num_threads: int) -> None:
+    """Debugging aid: HOLOGRAM_DUMP_CASE=path saves the case about to run (e.g. to reproduce a
+    crash)."""
+    import os
+    import pickle
+    path = os.environ.get("HOLOGRAM_DUMP_CASE")
+    if path:
+        with open(path, "wb") as f:
+            pickle.dump({"json": case.program.to_json(), "engine": engine, "nt": num_threads,
+                         **{k: getattr(case, k) for k in Case._NAMES if k != "program"
+                            and k != "sites"}}, f)
+
+
 def run_case(case: Case, engine: str, num_threads: int = 1) -> Outcome:
+    _dump(case, engine, num_threads)
     be = hg.CpuBackend(num_threads=num_threads) if engine == "vm" else hg.ReferenceBackend()
     be.copy_to_buffer(0, case.phi, offset=PHI_OFF)
     out = np.zeros(case.nlanes * case.slot, np.uint8)

@@ -203,8 +203,7 @@ def test_int_division_by_zero(backend, op, ty):
     # DivisionByZero at the div/rem; the faulting instruction writes nothing (the lane ends, so
     # the epilogue store of r3 never happens and the output buffer stays zero).
     e = fault(backend, f"mov_imm.{ty} r3, 77\n{op}.{ty} r3, r1, r2", hg.DivisionByZero,
-              [("r1", ty, 5), ("r2", ty, 0)], at=f"{op}.{ty} r3, r1, r2",
-              message="division by zero")
+              [("r1", ty, 5), ("r2", ty, 0)], at=f"{op}.{ty} r3, r1, r2")
     assert e.pc == 3
 
 
@@ -470,7 +469,7 @@ def test_setcc_unsigned_conditions_reject_floats(src):
 
 def test_sel_reads_only_selected_source(backend):
     # p true: r2 is never written and is not read
-    assert run1(backend, "setlt.i32 p0, r1, r9\nsel.i32 r3, p0, r1, r9", ("r3", "i32"),
+    assert run1(backend, "setlt.i32 p0, r1, r9\nsel.i32 r3, p0, r1, r2", ("r3", "i32"),
                 [("r1", "i32", 1), ("r9", "i32", 5)]) == 1
     assert run1(backend, "mov_imm.u8 r8, 1\nsetne.u8 p0, r8, r8\nsel.i32 r3, p0, r1, r2",
                 ("r3", "i32"), [("r2", "i32", 99)]) == 99      # r1 unset, p0 false
@@ -520,6 +519,10 @@ CVT = [
     ("f32", "i64", 9007199791611905, 0x5A000001),
     ("f32", "u64", 9223372586610589697, 0x5F000001),   # 2^63 + 2^39 + 1
     ("f32", "u64", U64_MAX, 0x5F800000),
+    ("f32", "u64", 18446743523953737727, 0x5F7FFFFF),    # 2^64 - 2^39 - 1: below the midpoint
+    ("f32", "i64", -9007199791611905, 0xDA000001),
+    ("f64", "u64", 18446744073709550591, 0x43EFFFFFFFFFFFFF),   # 2^64 - 1025 -> 2^64 - 2048
+    ("f16", "i64", I64_MIN, 0xFC00),
     # i32 -> f64 was UnsupportedOperation in the original (ISA.md §11 #2): exact
     ("f64", "i32", 1, 0x3FF0000000000000), ("f64", "i32", -2147483648, 0xC1E0000000000000),
     ("f64", "i64", 9007199254740993, 0x4340000000000000),   # 2^53 + 1: tie -> even
@@ -549,6 +552,12 @@ CVT = [
     ("i64", "f64", 1e300, I64_MAX), ("i64", "f64", -1e300, I64_MIN),
     ("i64", "f64", 0xC3E0000000000000, I64_MIN), ("i64", "f64", 0x43E0000000000000, I64_MAX),
     ("u64", "f64", 0x43F0000000000000, U64_MAX),
+    ("u64", "f32", 0x5F000000, 9223372036854775808), ("u64", "f32", 0x5F7FFFFF, 18446742974197923840),
+    ("u64", "f32", 0x5F800000, U64_MAX), ("u64", "f32", -1e30, 0),
+    ("u32", "f64", 4294967295.9, 4294967295), ("u32", "f64", 4294967296.0, 4294967295),
+    ("i32", "f64", -2147483648.9, -2147483648), ("i32", "f64", -2147483649.0, -2147483648),
+    ("i32", "f64", 2147483647.9, 2147483647), ("i8", "f64", -128.99, -128),
+    ("u16", "f32", 65535.9, 65535), ("u16", "f32", 65536.0, 65535), ("i16", "f32", -32769.0, -32768),
     ("u64", "f64", 18446744073709549568.0, 18446744073709549568), ("u64", "f64", -5.0, 0),
     ("u64", "f64", math.nan, 0), ("u64", "f64", math.inf, U64_MAX), ("u64", "f64", -0.5, 0),
     ("i8", "f16", 0x5A40, 127), ("i16", "f16", 0xFC00, -32768), ("u16", "f16", 0x7BFF, 65504),
@@ -690,7 +699,6 @@ POW_EXACT = [
     ("f32", 1.0, math.nan, 0x3F800000), ("f32", 1.0, math.inf, 0x3F800000),
     ("f32", 1.0, 3.7, 0x3F800000), ("f32", -2.0, 0.5, NAN), ("f32", -8.0, 0.3125, NAN),
     ("f32", 0.0, -1.0, 0x7F800000), ("f32", -0.0, -1.0, 0xFF800000),
-    ("f32", 2.0, 10.0, 0x44800000),
     ("f64", math.nan, 0.0, 0x3FF0000000000000), ("f64", 1.0, math.nan, 0x3FF0000000000000),
     ("f64", -2.0, 0.5, NAN), ("f64", 3.0, -0.0, 0x3FF0000000000000),
     ("f16", 0xC000, 0x3800, NAN), ("f16", 0x7E00, 0x0000, 0x3C00), ("f16", 0x3C00, 0x7E00, 0x3C00),
@@ -729,7 +737,8 @@ def test_transcendental_within_4ulp(backend, op, ty, x):
     assert abs(ordered(ty, got) - ordered(ty, want)) <= 4, (hex(got), hex(want))
 
 
-@pytest.mark.parametrize("ty,x,y", [("f32", 2.5, 3.5), ("f32", 10.0, -2.0), ("f64", 2.5, 3.5),
+@pytest.mark.parametrize("ty,x,y", [("f32", 2.5, 3.5), ("f32", 10.0, -2.0), ("f32", 2.0, 10.0),
+                                    ("f64", 2.5, 3.5),
                                     ("f64", 0.5, 100.0), ("f64", 7.0, 1.0 / 3)])
 def test_pow_within_4ulp(backend, ty, x, y):
     got = run1(backend, f"pow.{ty} r3, r1, r2", ("r3", ty), [("r1", ty, x), ("r2", ty, y)])
@@ -1115,7 +1124,7 @@ def test_call_ret_nesting(backend):
         mov_imm.i32 r2, 1
         call @f
         add.i32 r1, r1, r2           ; 1 + 10 + 100 + 1000 + 1
-        exit
+        bra @__epilogue              ; run_snippet's epilogue stores r1
     f:  mov_imm.i32 r3, 10
         add.i32 r1, r1, r3
         call @g
@@ -1126,8 +1135,6 @@ def test_call_ret_nesting(backend):
         add.i32 r1, r1, r3
         ret
         """
-    # the epilogue follows the body, so "exit" would skip it: use a copy before exit
-    src = src.replace("exit", "bra @__epilogue", 1)
     assert run1(backend, src, ("r1", "i32")) == 1111
 
 
@@ -1172,13 +1179,12 @@ def test_call_overflow_unbounded_recursion(backend):
     out = np.zeros(1, np.uint32)
     with pytest.raises(hg.CallStackOverflow) as ei:
         backend.execute_program(prog, params={"r10": out})
-    assert ei.value.pc == 6 and ei.value.message == "call stack overflow (depth 256)"
+    assert ei.value.pc == 6
     assert out[0] == 256
 
 
 def test_ret_on_empty_stack(backend):
-    fault(backend, "mov_imm.u8 r1, 1\nret", hg.CallStackUnderflow, at="ret",
-          message="call stack underflow")
+    fault(backend, "mov_imm.u8 r1, 1\nret", hg.CallStackUnderflow, at="ret")
 
 
 def test_exit_inside_subroutine(backend):
@@ -1211,7 +1217,7 @@ def test_branch_to_itself_reexecutes(backend):
     assert ei.value.pc == 2 and out[0] == 0
     with pytest.raises(hg.StepLimitExceeded) as ei:
         backend.execute_program(hg.assemble("L: bra @L"), max_steps=1000)
-    assert ei.value.pc == 0 and ei.value.message == "step limit exceeded (max_steps=1000)"
+    assert ei.value.pc == 0
     # not taken: falls through
     prog2 = hg.assemble("mov_imm.u32 r1, 1\nsetne.u32 p0, r1, r1\nL: bra.p0 @L\n"
                         "stg.u32 [r9 + 0], r1")
@@ -1283,9 +1289,9 @@ def test_pool_lifecycle_from_a_lane(backend):
 
 
 @pytest.mark.parametrize("body,exc,message", [
-    ("mov_imm.u64 r1, 0\npool.free r1", hg.InvalidHandle, "invalid pool id: 0"),
-    ("mov_imm.u64 r1, 999\npool.free r1", hg.InvalidHandle, "invalid pool id: 999"),
-    ("pool.alloc r1, 16\npool.free r1\npool.free r1", hg.InvalidHandle, "invalid pool id: 1"),
+    ("mov_imm.u64 r1, 0\npool.free r1", hg.InvalidHandle, None),
+    ("mov_imm.u64 r1, 999\npool.free r1", hg.InvalidHandle, None),
+    ("pool.alloc r1, 16\npool.free r1\npool.free r1", hg.InvalidHandle, None),
     ("pool.alloc r1, 16\npool.free r1\nmov_imm.u64 r2, 0\npool.load.u8 r3, r1, r2",
      hg.InvalidHandle, None),
     ("pool.alloc r1, 1024\nmov_imm.u64 r2, 1021\npool.load.f32 r3, r1, r2", hg.OutOfBounds, None),
@@ -1750,18 +1756,15 @@ def test_atlas_scalar_vectors(backend):
     assert got == [2, 6, 49, 0, 12803, 1179647]
 
 
-@pytest.mark.parametrize("body,message", [
-    ("mirror r1, r0", "invalid coordinate: class 96"),
-    ("nbr.count r1, r0", "invalid coordinate: class 96"),
-    ("nbr.get r1, r0, 0", "invalid coordinate: class 96"),
-    ("bound.map r3, r0, r1, r2", "invalid coordinate: class 96"),
-    ("bound.map r3, r1, r4, r2", "invalid coordinate: page 48"),
-    ("mov_imm.f64 r5, 1.0\nres.accum r0, r5", "invalid coordinate: class 96"),
+@pytest.mark.parametrize("body,value", [
+    ("mirror r1, r0", "96"), ("nbr.count r1, r0", "96"), ("nbr.get r1, r0, 0", "96"),
+    ("bound.map r3, r0, r1, r2", "96"), ("bound.map r3, r1, r4, r2", "48"),
+    ("mov_imm.f64 r5, 1.0\nres.accum r0, r5", "96"),
 ])
-def test_atlas_invalid_coordinates(backend, body, message):
-    fault(backend, body, hg.InvalidCoordinate,
-          [("r0", "u8", 96), ("r1", "u8", 0), ("r2", "u8", 0), ("r4", "u8", 48)],
-          message=message)
+def test_atlas_invalid_coordinates(backend, body, value):
+    e = fault(backend, body, hg.InvalidCoordinate,
+              [("r0", "u8", 96), ("r1", "u8", 0), ("r2", "u8", 0), ("r4", "u8", 48)])
+    assert value in e.message and e.pc == 4 + len(hg.assemble(body)) - 1
 
 
 def test_atlas_operands_are_u8(backend):
@@ -1841,3 +1844,247 @@ def test_phase(backend):
         phase.get r4
         """, [("r1", "u32"), ("r2", "u32"), ("r3", "u32"), ("r4", "u32")])
     assert got == [0, 123, 12, 267]
+
+
+def test_unaligned_parameter_array_atomics(backend):
+    # a parameter array at an unaligned address is bound through an aligned copy (§4.2, §7.9),
+    # so naturally aligned offsets work with atomics and stores are copied back
+    raw = np.zeros(17, np.uint8)
+    words = raw[1:17]                       # address is 1 mod 8
+    prog = hg.assemble("mov_imm.u32 r1, 5\natom.add.u32 r2, [r9 + 4], r1\n"
+                       "mov_imm.u64 r3, 7\natom.exch.u64 r4, [r9 + 8], r3")
+    backend.execute_program(prog, hg.LaunchConfig(1, 3), {"r9": words})
+    assert raw[0] == 0
+    assert words[4:8].view(np.uint32)[0] == 15
+    assert words[8:16].view(np.uint64)[0] == 7
+
+
+def test_read_only_parameter_is_copied(backend):
+    src = np.arange(4, dtype=np.uint32)
+    src.flags.writeable = False
+    out = np.zeros(4, np.uint32)
+    prog = hg.assemble("mov_imm.u32 r1, 99\nldg.u32 r2, [r8 + 4]\nstg.u32 [r8 + 4], r1\n"
+                       "stg.u32 [r9 + 0], r2\nldg.u32 r3, [r8 + 4]\nstg.u32 [r9 + 4], r3")
+    backend.execute_program(prog, params={"r8": src, "r9": out})
+    assert src.tolist() == [0, 1, 2, 3]           # the host array is untouched
+    assert out[:2].tolist() == [1, 99]            # the lane saw its own store in the copy
+    backend.execute_program(prog, params={"r8": bytes(16), "r9": out})
+    assert out[:2].tolist() == [0, 99]
+
+
+def test_step_limit_on_divergent_lanes(backend):
+    # lane i runs 3 + 2*i instructions (a per-lane loop of i iterations of 2 instructions,
+    # plus setup and exit); with max_steps = 10, lanes 4.. exceed it, and lane 4 is reported
+    prog = hg.assemble("""
+        mov_imm.u32 r1, 0
+        mov_imm.u32 r2, 1
+    top:
+        setge.u32 p0, r1, r252
+        bra.p0 @out
+        add.u32 r1, r1, r2
+        bra @top
+    out:
+        exit
+        """)
+    # lane i: 2 setup + i * 4 loop + 2 (final setge, bra) + 1 exit = 5 + 4i
+    backend.execute_program(prog, hg.LaunchConfig(1, 8), max_steps=5 + 4 * 7)
+    with pytest.raises(hg.StepLimitExceeded) as ei:
+        backend.execute_program(prog, hg.LaunchConfig(1, 8), max_steps=5 + 4 * 3)
+    assert ei.value.global_lane_id == 4
+    # lane 4 has executed 17 instructions: 2 setup + 3 full iterations (12) + setge, bra, add
+    # of the 4th; the 18th would be "bra @top" at pc 5
+    assert ei.value.pc == 5
+
+
+def test_zero_extent_grid_launches_nothing(backend):
+    out = np.zeros(1, np.uint32)
+    prog = hg.assemble("mov_imm.u32 r1, 1\nstg.u32 [r9 + 0], r1")
+    backend.execute_program(prog, hg.LaunchConfig((0, 5, 1), 4), {"r9": out})
+    assert out[0] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# §3.1: an implementation may prove reads safe, but wrong reads must still fault identically
+
+
+def test_same_program_different_parameter_signatures(backend):
+    prog = hg.assemble("mov_imm.u64 r2, 1\nadd.u64 r3, r1, r2\nstg.u64 [r9 + 0], r3")
+    out = np.zeros(1, np.uint64)
+    backend.execute_program(prog, params={"r1": ("u64", 41), "r9": out})
+    assert out[0] == 42
+    with pytest.raises(hg.TypeMismatch) as ei:
+        backend.execute_program(prog, params={"r1": ("u32", 41), "r9": out})
+    assert ei.value.pc == 1 and ei.value.message == "type mismatch: expected u64, got u32"
+    with pytest.raises(hg.UninitializedRegister) as ei:
+        backend.execute_program(prog, params={"r9": out})
+    assert ei.value.pc == 1 and ei.value.message == "uninitialized register: r1"
+    with pytest.raises(hg.TypeMismatch) as ei:
+        backend.execute_program(prog, params={"r1": np.float64(41.0), "r9": out})
+    assert ei.value.pc == 1 and ei.value.message == "type mismatch: expected u64, got f64"
+    with pytest.raises(hg.TypeMismatch) as ei:
+        backend.execute_program(prog, params={"r1": ("u64", 1), "r9": ("u32", 0)})
+    assert ei.value.pc == 2 and ei.value.message == "type mismatch: expected u64, got u32"
+    backend.execute_program(prog, params={"r1": ("u64", 1), "r9": out})
+    assert out[0] == 2
+
+
+def test_data_dependent_register_types(backend):
+    # even lanes write r5 as i32, odd lanes as f32; everyone reads it as i32
+    prog = hg.assemble("""
+        mov_imm.u32 r1, 1
+        and.u32 r2, r252, r1
+        seteq.u32 p0, r2, r1
+        bra.p0 @odd
+        mov_imm.i32 r5, 7
+        bra @use
+    odd:
+        mov_imm.f32 r5, 7.0
+    use:
+        mov_imm.i32 r6, 1
+        add.i32 r7, r5, r6
+        """)
+    backend.execute_program(prog, hg.LaunchConfig(1, 1))      # lane 0 only: fine
+    with pytest.raises(hg.TypeMismatch) as ei:
+        backend.execute_program(prog, hg.LaunchConfig(3, 4))
+    e = ei.value
+    assert (e.global_lane_id, e.pc, e.message) == (1, 8, "type mismatch: expected i32, got f32")
+
+
+def test_register_written_only_on_later_iteration(backend):
+    # r5 is read in the 1st iteration before the write at its end
+    prog = hg.assemble("""
+        mov_imm.u32 r0, 2
+    L:  mov_imm.u32 r1, 2
+        setne.u32 p0, r0, r1
+        bra.p0 @skip
+        mov_imm.i32 r6, 0
+        bra @w
+    skip:
+        add.i32 r6, r5, r5
+    w:  mov_imm.i32 r5, 3
+        loop r0, @L
+        """)
+    backend.execute_program(prog)                             # first iteration skips the read
+    prog2 = hg.assemble(prog.disassemble().replace("setne.u32", "seteq.u32"))
+    with pytest.raises(hg.UninitializedRegister) as ei:
+        backend.execute_program(prog2)
+    assert ei.value.pc == 6 and ei.value.message == "uninitialized register: r5"
+
+
+# --------------------------------------------------------------------------------------------
+# lanes of one block with different access outcomes; lane state never leaks between lanes
+
+
+def test_mixed_in_and_out_of_bounds_lanes(backend):
+    # one block of 64 lanes stores to a 40-word buffer: lanes 0..39 succeed and go on to the
+    # second store, lanes 40..63 fault; the lowest faulting lane (40) is reported
+    a = np.zeros(40, np.uint32)
+    b = np.zeros(64, np.uint32)
+    prog = hg.assemble("""
+        mov_imm.u32 r1, 2
+        shl.u64 r2, r255, r1
+        cvt.u32.u64 r3, r255
+        stg.u32 [r8 + r2], r3
+        mov_imm.u32 r4, 1000
+        add.u32 r3, r3, r4
+        stg.u32 [r9 + r2], r3
+        """)
+    with pytest.raises(hg.OutOfBounds) as ei:
+        backend.execute_program(prog, hg.LaunchConfig(1, 64), {"r8": a, "r9": b})
+    assert (ei.value.global_lane_id, ei.value.pc) == (40, 3)
+    assert a.tolist() == list(range(40))
+    assert b.tolist() == [1000 + i for i in range(40)] + [0] * 24
+
+
+def test_mixed_shared_and_handle_faults(backend):
+    # lane t loads shared[4t] from 32 bytes of shared memory: lanes >= 8 fault
+    out = np.zeros(16, np.uint32)
+    prog = hg.assemble("""
+        mov_imm.u32 r1, 2
+        cvt.u64.u32 r2, r252
+        shl.u64 r2, r2, r1
+        lds.u32 r3, [r0 + r2]
+        stg.u32 [r9 + r2], r252
+        """)
+    with pytest.raises(hg.SharedOutOfBounds) as ei:
+        backend.execute_program(prog, hg.LaunchConfig(1, 16, 32), {"r9": out})
+    assert (ei.value.global_lane_id, ei.value.pc) == (8, 3)
+    assert out.tolist() == list(range(8)) + [0] * 8
+    # per-lane handles: odd lanes use an unknown handle
+    out2 = np.zeros(8, np.uint32)
+    prog2 = hg.assemble("""
+        mov_imm.u64 r1, 1
+        and.u64 r2, r255, r1
+        mov_imm.u64 r3, 999
+        mul.u64 r4, r2, r3
+        seteq.u64 p0, r2, r1
+        sel.u64 r5, p0, r4, r9
+        mov_imm.u32 r6, 2
+        shl.u64 r7, r255, r6
+        stg.u32 [r5 + r7], r252
+        """)
+    with pytest.raises(hg.InvalidHandle) as ei:
+        backend.execute_program(prog2, hg.LaunchConfig(1, 8), {"r9": out2})
+    assert (ei.value.global_lane_id, ei.value.pc) == (1, 8)
+    assert out2.tolist() == [0, 0, 2, 0, 4, 0, 6, 0]
+
+
+def test_call_stack_not_inherited(backend):
+    # block 0 lanes exit inside a subroutine (one return address left); lanes of later blocks
+    # RET at top level and must see an empty stack
+    prog = hg.assemble("""
+        mov_imm.u32 r1, 0
+        setne.u32 p0, r253, r1
+        bra.p0 @other
+        call @f
+    f:  exit
+    other:
+        ret
+        """)
+    backend.execute_program(prog, hg.LaunchConfig(1, 4))
+    with pytest.raises(hg.CallStackUnderflow) as ei:
+        backend.execute_program(prog, hg.LaunchConfig(8, 4))
+    assert (ei.value.global_lane_id, ei.value.pc) == (4, 5)
+
+
+def test_lane_state_starts_fresh_in_every_lane(backend):
+    # each lane: read its phase (must be 0), advance it; read shared (must be 0), write it;
+    # 10 instructions with max_steps = 10 over many blocks
+    prog = hg.assemble("""
+        phase.get r1
+        phase.adv 100
+        mov_imm.u32 r2, 2
+        shl.u64 r3, r255, r2
+        lds.u32 r4, [r0 + r3]
+        add.u32 r5, r1, r4
+        sts.u32 [r0 + r3], r2
+        stg.u32 [r9 + r3], r5
+        bar.sync 0
+        exit
+        """)
+    # shared slot index = gid, so give every block enough shared memory for its lanes' gids
+    blocks, lanes = 24, 8
+    out = np.full(blocks * lanes, 7, np.uint32)
+    backend.execute_program(prog, hg.LaunchConfig(blocks, lanes, 4 * blocks * lanes),
+                            {"r9": out}, max_steps=10)
+    assert out.tolist() == [0] * (blocks * lanes)
+
+
+def test_registers_not_inherited_across_blocks(backend):
+    prog = hg.assemble("""
+        mov_imm.u32 r1, 0
+        setne.u32 p0, r253, r1
+        bra.p0 @read
+        mov_imm.i32 r7, 5
+        seteq.u32 p1, r1, r1
+        exit
+    read:
+        mov.i32 r8, r7
+        """)
+    with pytest.raises(hg.UninitializedRegister) as ei:
+        backend.execute_program(prog, hg.LaunchConfig(6, 2))
+    assert (ei.value.global_lane_id, ei.value.message) == (2, "uninitialized register: r7")
+    prog2 = hg.assemble(prog.disassemble().replace("mov.i32 r8, r7", "bra.p1 @x\nx:"))
+    with pytest.raises(hg.UninitializedPredicate) as ei:
+        backend.execute_program(prog2, hg.LaunchConfig(6, 2))
+    assert (ei.value.global_lane_id, ei.value.message) == (2, "uninitialized predicate: p1")

@@ -774,6 +774,8 @@ def test_bad_directives(src, line, col):
     ("add.f32 r1, r1, r2,", 1, 19),
     ("exit now", 1, 6),
     ("exit !", 1, 6),
+    ("ldg.f32r0, [r1]", 1, 1),
+    ("exit\n\tbogus.f32 r1", 2, 2),
     ("ldg.f32 r0, [q1]", 1, 14),
     ("ldg.f32 r0, r1", 1, 13),
     ("ldg.f32 r0, [r1 + r2", 1, 21),

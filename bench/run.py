@@ -127,12 +127,92 @@ def main(argv=None) -> int:
                               "instructions_per_lane": kern.instructions_per_lane}
         print_table(kern.name, kern.title, prep, rows)
 
+    overhead = launch_overhead(be, threads, budget)
+    print(f"\nlaunch overhead, vector_add n=256: execute_program {overhead['execute_s'] * 1e6:.2f} µs "
+          f"(binds parameters every call), prepared launch {overhead['prepared_s'] * 1e6:.2f} µs, "
+          f"numpy {overhead['numpy_s'] * 1e6:.2f} µs")
+    targets = check_targets(results)
+    if targets:
+        print("\n## targets")
+        for line in targets:
+            print(line)
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"machine": header, "kernels": results}, indent=1))
+    (out / "results.json").write_text(json.dumps(
+        {"machine": header, "kernels": results, "launch_overhead": overhead, "targets": targets},
+        indent=1))
     plot(results, header, out / "bench.png")
     print(f"\nwrote {out / 'results.json'} and {out / 'bench.png'}")
     return 0
+
+
+def launch_overhead(be, threads: int, budget: float) -> Dict[str, float]:
+    """vector_add at n=256 through execute_program, through a prepared launch, and numpy."""
+    from kernels import VECTOR_ADD
+    prog = hg.assemble(VECTOR_ADD)
+    n = 256
+    a = np.ones(n, np.float32)
+    b = np.ones(n, np.float32)
+    c = np.zeros(n, np.float32)
+    params = {"r1": a, "r2": b, "r3": c, "r4": ("u64", n)}
+    cfg = hg.LaunchConfig(1, 256)
+    k = be.prepare(prog, cfg, params, num_threads=threads)
+    return {"execute_s": timeit(lambda: be.execute_program(prog, cfg, params, num_threads=threads), budget),
+            "prepared_s": timeit(k, budget),
+            "numpy_s": timeit(lambda: np.add(a, b, out=c), budget)}
+
+
+# The original Rust implementation's figures for its single-lane LOOP vector_add (sequential).
+ORIGINAL_LOOP_S = {256: 189e-6, 1024: 1.10e-3, 4096: 9.8e-3, 16384: 501e-3}
+
+
+def check_targets(results: Dict[str, Dict]) -> List[str]:
+    """The performance targets of the project, each with the measured figure."""
+    out: List[str] = []
+
+    def rows(name):
+        return {r["n"]: r for r in results.get(name, {}).get("rows", [])}
+
+    va = rows("vector_add")
+    for n, limit in ((256, 3e-6), (1024, 3e-6), (16384, 15e-6)):
+        if n in va:
+            t = va[n]["parallel_s"]
+            out.append(f"vector_add n={n}: {t * 1e6:.2f} µs (target <= {limit * 1e6:.0f} µs) "
+                       f"{'MET' if t <= limit else 'not met'}")
+    big = [r for n, r in va.items() if n >= 262144]
+    if big:
+        worst = max(r["parallel_s"] / r["numpy_s"] for r in big)
+        out.append(f"vector_add n>=262144: worst ratio to numpy {worst:.2f}x (target <= 2x) "
+                   f"{'MET' if worst <= 2 else 'not met'}")
+    ch = results.get("chain")
+    if ch and ch["rows"]:
+        r = ch["rows"][-1]
+        ns = r["sequential_s"] / (r["n"] * ch["instructions_per_lane"]) * 1e9
+        out.append(f"chain, one thread: {ns:.2f} ns per lane-instruction at n={r['n']} "
+                   f"(target <= 1) {'MET' if ns <= 1 else 'not met'}")
+    for name in ("chain", "mandel"):
+        big = [r for n, r in rows(name).items() if n >= 65536]
+        if big:
+            worst = min(r["sequential_s"] / r["parallel_s"] for r in big)
+            out.append(f"{name}: lowest parallel speedup for n>=65536 {worst:.2f}x (target >= 1.8x) "
+                       f"{'MET' if worst >= 1.8 else 'not met'}")
+    worst, where = 0.0, ""
+    for name, data in results.items():
+        for r in data["rows"]:
+            ratio = r["parallel_s"] / r["sequential_s"]
+            if ratio > worst:
+                worst, where = ratio, f"{name} n={r['n']}"
+    if where:
+        out.append(f"parallel vs sequential: worst {worst:.2f}x slower ({where}) (target <= 1.10x) "
+                   f"{'MET' if worst <= 1.10 else 'not met'}")
+    lp = rows("vector_add_loop")
+    for n, orig in ORIGINAL_LOOP_S.items():
+        if n in lp:
+            t = min(lp[n]["sequential_s"], lp[n]["parallel_s"])
+            out.append(f"LOOP program n={n}: {t * 1e6:.1f} µs, {orig / t:.0f}x faster than the "
+                       f"original's {orig * 1e6:.0f} µs (target >= 10x) {'MET' if orig / t >= 10 else 'not met'}")
+    return out
 
 
 def print_table(name: str, title: str, prep: Dict[str, float], rows: List[Dict]) -> None:

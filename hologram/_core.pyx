@@ -934,48 +934,72 @@ cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const in
     return base[0] != NULL and hi <= size and <uint64_t>nb <= size - hi
 
 
+cdef inline void write_tags(uint8_t* dt, uint8_t tag, const int32_t* g, int n,
+                            int first) noexcept nogil:
+    """Tag the destination of a group (skipped when dt is NULL: no check reads tags)."""
+    cdef int i
+    if dt == NULL:
+        return
+    if first >= 0:
+        memset(dt + first, tag, n)
+    else:
+        for i in range(n):
+            dt[g[i]] = tag
+
+
 cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n,
-                           int nb, uint8_t* base) noexcept nogil:
+                           int nb, uint8_t* base, int first) noexcept nogil:
     """LDG/STG for a group already known to be in bounds: plain loads and stores."""
     cdef int64_t L = c.L, mode = ins[C_AMODE]
+    cdef uint64_t v
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
     cdef uint64_t* rv = w.regs + (ins[C_DST] if op == OP_LDG else ins[C_A]) * L
-    cdef uint8_t* tv = w.tags + ins[C_DST] * L
-    cdef uint8_t tag = <uint8_t>(ty + 1)
     cdef const uint64_t* oreg = w.regs + ins[C_AY] * L
-    cdef uint64_t imm = <uint64_t>ins[C_AY]
     cdef uint32_t b4
-    cdef bint by_reg = mode == AM_REG_REG
-    if op == OP_LDG:
-        if nb == 4 and ty != T_I32:
+    if mode != AM_REG_REG:           # one address for the whole group
+        if op == OP_LDG:
+            v = load_value(base + <uint64_t>ins[C_AY], nb, ty)
+            for i in range(n):
+                rv[g[i]] = v
+        else:                        # every lane stores in turn: the highest lane's value stays
+            store_value(base + <uint64_t>ins[C_AY], nb, rv[g[n - 1]])
+    elif op == OP_LDG:
+        if nb == 4 and ty != T_I32 and first >= 0:
+            for lane in range(first, first + n):
+                memcpy(&b4, base + oreg[lane], 4)
+                rv[lane] = b4
+        elif nb == 4 and ty != T_I32:
             for i in range(n):
                 lane = g[i]
-                memcpy(&b4, base + (oreg[lane] if by_reg else imm), 4)
+                memcpy(&b4, base + oreg[lane], 4)
                 rv[lane] = b4
-                tv[lane] = tag
         elif nb == 8:
             for i in range(n):
                 lane = g[i]
-                memcpy(&rv[lane], base + (oreg[lane] if by_reg else imm), 8)
-                tv[lane] = tag
+                memcpy(&rv[lane], base + oreg[lane], 8)
         else:
             for i in range(n):
                 lane = g[i]
-                rv[lane] = load_value(base + (oreg[lane] if by_reg else imm), nb, ty)
-                tv[lane] = tag
+                rv[lane] = load_value(base + oreg[lane], nb, ty)
+    elif nb == 4 and first >= 0:
+        for lane in range(first, first + n):
+            b4 = <uint32_t>rv[lane]
+            memcpy(base + oreg[lane], &b4, 4)
     elif nb == 4:
         for i in range(n):
             lane = g[i]
             b4 = <uint32_t>rv[lane]
-            memcpy(base + (oreg[lane] if by_reg else imm), &b4, 4)
+            memcpy(base + oreg[lane], &b4, 4)
     elif nb == 8:
         for i in range(n):
             lane = g[i]
-            memcpy(base + (oreg[lane] if by_reg else imm), &rv[lane], 8)
+            memcpy(base + oreg[lane], &rv[lane], 8)
     else:
         for i in range(n):
             lane = g[i]
-            store_value(base + (oreg[lane] if by_reg else imm), nb, rv[lane])
+            store_value(base + oreg[lane], nb, rv[lane])
+    if op == OP_LDG:
+        write_tags(w.tags + ins[C_DST] * L if c.needs_tags else NULL, <uint8_t>(ty + 1), g, n, first)
 
 
 cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
@@ -993,8 +1017,8 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
     cdef uint8_t tag = <uint8_t>(ty + 1)
     cdef uint64_t* rv
     cdef uint8_t* tv = w.tags + ins[C_DST] * L
-    if not shared and n > 1 and group_in_bounds(c, w, ins, g, n, nb, &last_base):
-        memory_unchecked(c, w, ins, g, n, nb, last_base)
+    if not shared and group_in_bounds(c, w, ins, g, n, nb, &last_base):
+        memory_unchecked(c, w, ins, g, n, nb, last_base, g[0] if g[n - 1] - g[0] == n - 1 else -1)
         return
     last_base = NULL
     if op == OP_LDG or op == OP_LDS:
@@ -1231,14 +1255,11 @@ cdef inline void binop_rows(int op, int kind, int sh, uint64_t* d, uint8_t* dt, 
     if first >= 0:
         for lane in range(first, first + n):
             d[lane] = fast_binop(op, kind, sh, a[lane], b[lane])
-        if dt != NULL:
-            memset(dt + first, tag, n)
     else:
         for i in range(n):
             lane = g[i]
             d[lane] = fast_binop(op, kind, sh, a[lane], b[lane])
-            if dt != NULL:
-                dt[lane] = tag
+    write_tags(dt, tag, g, n, first)
 
 
 cdef inline int exec_fast_binop(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
@@ -1884,29 +1905,35 @@ cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
 
 cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     """Run every lane of block b to its end. Returns 1 if the launch was aborted."""
-    cdef int64_t L = c.L, lane, minpc, other
+    cdef int64_t L = c.L, lane, minpc, other, none = c.ncode + 1
     cdef int n, nwait
     cdef int32_t bid
     cdef bint same
     init_block(c, w, b)
+    for lane in range(L):          # every lane starts at pc 0: one group
+        w.group[lane] = <int32_t>lane
+    if run_group(c, w, w.group, <int>L, 0, none):
+        return 1
     while True:
-        minpc = c.ncode + 1
+        minpc = none
+        nwait = 0
         for lane in range(L):
-            if w.state[lane] == RUNNING and w.pc[lane] < minpc:
-                minpc = w.pc[lane]
-        if minpc == c.ncode + 1:
+            if w.state[lane] == RUNNING:
+                if w.pc[lane] < minpc:
+                    minpc = w.pc[lane]
+            elif w.state[lane] == WAITING:
+                nwait += 1
+        if minpc == none:
             # nobody runs: release a barrier, or the block is done
-            nwait = 0
+            if nwait == 0:
+                return 0
             same = True
             bid = -1
             for lane in range(L):
                 if w.state[lane] == WAITING:
-                    if nwait and w.barid[lane] != bid:
+                    if bid >= 0 and w.barid[lane] != bid:
                         same = False
                     bid = w.barid[lane]
-                    nwait += 1
-            if nwait == 0:
-                return 0
             for lane in range(L):
                 if w.state[lane] == WAITING:
                     if same:
@@ -1917,7 +1944,7 @@ cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
             w.dirty = 0
             continue
         n = 0
-        other = c.ncode + 1
+        other = none
         for lane in range(L):
             if w.state[lane] == RUNNING:
                 if w.pc[lane] == minpc:

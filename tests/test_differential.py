@@ -62,6 +62,7 @@ R_KIND = 230                                 # faulting family: this lane's faul
 R_CNAN, R_CAN = 231, 232                     # canonicalisation temporaries
 R_LL, R_GID, R_SLOT, R_POOL = 233, 234, 235, 236   # lane linear index (u64), gid temp, its
                                                   # shared slot, pool id
+R_SEED = 237                                 # gid * odd constant (u64): seed-load offsets
 R_ZERO, R_BASE = 238, 239                    # u64 0 (boundary handle / pool 0), gid * SCR
 MAIN_REGS = tuple(range(0, 120)) + (252, 253, 254, 255)
 MAIN_COUNTERS = ((212, 213), (214, 215), (216, 217), (218, 219))
@@ -252,6 +253,7 @@ class Gen:
         self.shared_hist_sites = 0
         self.shared_size = 0
         self.pinned: Set[int] = set()
+        self.making = 0
         self.sites: Dict[int, FaultSite] = {}
         self.pending_sites: List[int] = []
         self.fault_regs = list(FAULT_REGS)
@@ -367,14 +369,21 @@ class Gen:
             self.emit("MOV_SREG", dst=d, sreg=sreg)
             self.put(d, ty, True)
             return d
-        if how == 4:
-            d = self.dst(ty)
-            self.emit("CVT", src_ty=DType.U64, dst_ty=ty, dst=d, src=255 if 255 in
-                      self.r.vals and self.r.vals[255][0] == DType.U64 else self.gid_reg())
-            self.put(d, ty, True)
+        if how == 4:                  # f(global id): cvt, then maybe combined with a constant
+            d = self.dst(ty, not ty.is_float)
+            self.emit("CVT", src_ty=DType.U64, dst_ty=ty, dst=d, src=self.gid_reg())
+            if self.coin(60):
+                self.emit("MOV_IMM", ty=ty, dst=R_GID, value=self.imm(ty))
+                self.emit(self.ch(["SUB", "MUL", "ADD"] + (["XOR"] if ty.is_int else [])),
+                          ty=ty, dst=d, src1=d, src2=R_GID)
+            self.put(d, ty, not ty.is_float)
             return d
-        if how == 5 and self.feat.memory:
-            return self.load_input(ty)
+        if how == 5 and self.making < 2:   # random bits from the read-only input buffer
+            self.making += 1
+            try:
+                return self.load_input(ty)
+            finally:
+                self.making -= 1
         d = self.dst(ty)
         self.emit("MOV_IMM", ty=ty, dst=d, value=self.imm(ty))
         self.put(d, ty, True)
@@ -907,7 +916,7 @@ class Gen:
         if f.memory:
             opts += ["load", "scratch", "scratch", "pool"]
         if f.atomics:
-            opts += ["atomic", "atomic"]
+            opts += ["atomic"] * 4
         if f.control and r.loop_depth + r.if_depth < self.feat.max_depth:
             opts += ["if", "ifelse"]
             if r.loop_depth < len(r.counters):
@@ -1172,7 +1181,26 @@ class Gen:
         if self.feat.faulting:
             self.emit("MOV_SREG", dst=T0, sreg=SReg.GlobalId)
             self.emit("LDG", ty=DType.U8, dst=R_KIND, addr=RegisterIndirectComputed(R_KINDS, T0))
-        for _ in range(self.num(1, 3)):       # lane-dependent seeds
+        # Seed values: per type, maybe random bits loaded from the input at a lane-dependent
+        # offset (so that every lane computes with different, often extreme, values) and maybe
+        # a MOV_IMM constant; plus values derived from the global id.
+        self.emit("MOV_SREG", dst=R_GID, sreg=SReg.GlobalId)
+        self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=2 * self.num(0, 50) + 1)
+        self.emit("MUL", ty=DType.U64, dst=R_SEED, src1=R_GID, src2=T0)
+        for ty in ALL_TYPES:
+            if self.coin(65):
+                self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=self.num(0, INB))
+                self.emit("ADD", ty=DType.U64, dst=T1, src1=R_SEED, src2=T0)
+                self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=INB - ty.size + 1)
+                self.emit("REM", ty=DType.U64, dst=T1, src1=T1, src2=T0)
+                d = self.dst(ty)
+                self.emit("LDG", ty=ty, dst=d, addr=RegisterIndirectComputed(R_IN, T1))
+                self.put(d, ty, True)
+            if self.coin(30):
+                d = self.dst(ty)
+                self.emit("MOV_IMM", ty=ty, dst=d, value=self.imm(ty))
+                self.put(d, ty, True)
+        for _ in range(self.num(0, 2)):
             ty = self.ch(ALL_TYPES)
             d = self.dst(ty)
             self.emit("CVT", src_ty=DType.U64, dst_ty=ty, dst=d, src=self.gid_reg())
@@ -1374,8 +1402,8 @@ def _uint(ty: DType) -> str:
 def compare_typed(a: np.ndarray, b: np.ndarray, ty: DType, exact: bool, what: str,
                   ctx: Callable[[], str]) -> None:
     """a, b: uint8 arrays of n values of type ty (little-endian)."""
-    ua = a.view("<" + _uint(ty)).astype(np.uint64)
-    ub = b.view("<" + _uint(ty)).astype(np.uint64)
+    ua = np.ascontiguousarray(a).reshape(-1).view("<" + _uint(ty)).astype(np.uint64)
+    ub = np.ascontiguousarray(b).reshape(-1).view("<" + _uint(ty)).astype(np.uint64)
     same = ua == ub
     if ty.is_float and not exact:
         same |= _is_nan(ty, ua) & _is_nan(ty, ub)
@@ -1448,7 +1476,7 @@ def check_case(case: Case, expect_error: bool = False) -> Outcome:
 # ---------------------------------------------------------------------------------------------
 # The families
 
-ARITH = Features()
+ARITH = Features(items=(12, 40))
 CONTROL = Features(control=True, calls=True, exits=True)
 MEMORY = Features(memory=True, control=True)
 SHARED = Features(shared=True, exits=True, items=(4, 10))
@@ -1456,7 +1484,7 @@ ATOMICS = Features(atomics=True, control=True, exits=True, items=(4, 10))
 FAULTING = Features(control=True, memory=True, faulting=True, items=(3, 8))
 
 
-@given(cases(ARITH))
+@given(cases(ARITH, max_lanes=32))
 def test_arith_straight_line(case):
     check_case(case)
 

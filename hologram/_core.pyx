@@ -1409,35 +1409,102 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
             dt[lane] = tag
 
 
+cdef inline uint64_t unary_value(int op, int kind, uint64_t x) noexcept nogil:
+    if kind == K_F32:
+        return hg_f32_bits(f_unary(op, hg_f32(x)))
+    return hg_f64_bits(d_unary(op, hg_f64(x)))
+
+
+cdef inline void unary_rows(int op, int kind, uint64_t* d, const uint64_t* a, const int32_t* g,
+                            int n, int first) noexcept nogil:
+    """d = OP(a) for f32/f64 transcendentals, inlined per constant op."""
+    cdef int i, lane
+    if first >= 0:
+        for lane in range(first, first + n):
+            d[lane] = unary_value(op, kind, a[lane])
+    else:
+        for i in range(n):
+            lane = g[i]
+            d[lane] = unary_value(op, kind, a[lane])
+
+
 cdef inline void exec_unary(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n) noexcept nogil:
     """ABS NEG NOT and the transcendentals."""
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], sh = <int>ins[C_SH], i, lane
+    cdef int first = g[0] if g[n - 1] - g[0] == n - 1 else -1
     cdef int64_t L = c.L
     cdef uint64_t* d = w.regs + ins[C_DST] * L
-    cdef uint8_t* dt = w.tags + ins[C_DST] * L
+    cdef uint8_t* dt = w.tags + ins[C_DST] * L if c.needs_tags else NULL
     cdef uint64_t* a = w.regs + ins[C_A] * L
     cdef uint8_t tag = <uint8_t>(ty + 1)
     cdef uint64_t x, sign = (<uint64_t>1) << (type_bits(ty) - 1)
-    for i in range(n):
-        lane = g[i]
-        x = a[lane]
-        if ty <= T_U64:
-            if op == OP_ABS:
-                x = (0 - x) if <int64_t>x < 0 else x
+    if ty == T_F32 and op >= OP_EXP:
+        if op == OP_EXP:
+            unary_rows(OP_EXP, K_F32, d, a, g, n, first)
+        elif op == OP_LOG:
+            unary_rows(OP_LOG, K_F32, d, a, g, n, first)
+        elif op == OP_LOG2:
+            unary_rows(OP_LOG2, K_F32, d, a, g, n, first)
+        elif op == OP_LOG10:
+            unary_rows(OP_LOG10, K_F32, d, a, g, n, first)
+        elif op == OP_SQRT:
+            unary_rows(OP_SQRT, K_F32, d, a, g, n, first)
+        elif op == OP_RSQRT:
+            unary_rows(OP_RSQRT, K_F32, d, a, g, n, first)
+        elif op == OP_SIN:
+            unary_rows(OP_SIN, K_F32, d, a, g, n, first)
+        elif op == OP_COS:
+            unary_rows(OP_COS, K_F32, d, a, g, n, first)
+        elif op == OP_TAN:
+            unary_rows(OP_TAN, K_F32, d, a, g, n, first)
+        elif op == OP_TANH:
+            unary_rows(OP_TANH, K_F32, d, a, g, n, first)
+        elif op == OP_SIGMOID:
+            unary_rows(OP_SIGMOID, K_F32, d, a, g, n, first)
+    elif ty == T_F64 and op >= OP_EXP:
+        if op == OP_EXP:
+            unary_rows(OP_EXP, K_F64, d, a, g, n, first)
+        elif op == OP_LOG:
+            unary_rows(OP_LOG, K_F64, d, a, g, n, first)
+        elif op == OP_LOG2:
+            unary_rows(OP_LOG2, K_F64, d, a, g, n, first)
+        elif op == OP_LOG10:
+            unary_rows(OP_LOG10, K_F64, d, a, g, n, first)
+        elif op == OP_SQRT:
+            unary_rows(OP_SQRT, K_F64, d, a, g, n, first)
+        elif op == OP_RSQRT:
+            unary_rows(OP_RSQRT, K_F64, d, a, g, n, first)
+        elif op == OP_SIN:
+            unary_rows(OP_SIN, K_F64, d, a, g, n, first)
+        elif op == OP_COS:
+            unary_rows(OP_COS, K_F64, d, a, g, n, first)
+        elif op == OP_TAN:
+            unary_rows(OP_TAN, K_F64, d, a, g, n, first)
+        elif op == OP_TANH:
+            unary_rows(OP_TANH, K_F64, d, a, g, n, first)
+        elif op == OP_SIGMOID:
+            unary_rows(OP_SIGMOID, K_F64, d, a, g, n, first)
+    else:
+        for i in range(n):
+            lane = g[i]
+            x = a[lane]
+            if ty <= T_U64:
+                if op == OP_ABS:
+                    x = (0 - x) if <int64_t>x < 0 else x
+                elif op == OP_NEG:
+                    x = 0 - x
+                else:
+                    x = ~x
+                d[lane] = canon(x, sh, ty <= T_I64)
+            elif op == OP_ABS:
+                d[lane] = x & ~sign
             elif op == OP_NEG:
-                x = 0 - x
+                d[lane] = x ^ sign
+            elif ty == T_F64:
+                d[lane] = hg_f64_bits(d_unary(op, hg_f64(x)))
             else:
-                x = ~x
-            d[lane] = canon(x, sh, ty <= T_I64)
-        elif op == OP_ABS:
-            d[lane] = x & ~sign
-        elif op == OP_NEG:
-            d[lane] = x ^ sign
-        elif ty == T_F64:
-            d[lane] = hg_f64_bits(d_unary(op, hg_f64(x)))
-        else:
-            d[lane] = st_f(ty, f_unary(op, ld_f(ty, x)))
-        dt[lane] = tag
+                d[lane] = st_f(ty, f_unary(op, ld_f(ty, x)))
+    write_tags(dt, tag, g, n, first)
 
 
 cdef inline void exec_reduce(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n) noexcept nogil:
@@ -1541,16 +1608,24 @@ cdef inline void exec_move(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, in
     cdef uint8_t* dt = w.tags + ins[C_DST] * L
     cdef uint64_t* a = w.regs + ins[C_A] * L
     cdef uint64_t v = <uint64_t>ins[C_IMM]
+    cdef int first = g[0] if g[n - 1] - g[0] == n - 1 else -1
     if op == OP_MOV:
-        for i in range(n):
-            lane = g[i]
-            d[lane] = a[lane]
-            dt[lane] = <uint8_t>(ty + 1)
+        if first >= 0:
+            if d != a:
+                memcpy(d + first, a + first, 8 * n)
+        else:
+            for i in range(n):
+                lane = g[i]
+                d[lane] = a[lane]
+        write_tags(w.tags + ins[C_DST] * L if c.needs_tags else NULL, <uint8_t>(ty + 1), g, n, first)
     elif op == OP_MOV_IMM:       # the immediate was canonicalised at lowering
-        for i in range(n):
-            lane = g[i]
-            d[lane] = v
-            dt[lane] = <uint8_t>(ty + 1)
+        if first >= 0:
+            for lane in range(first, first + n):
+                d[lane] = v
+        else:
+            for i in range(n):
+                d[g[i]] = v
+        write_tags(w.tags + ins[C_DST] * L if c.needs_tags else NULL, <uint8_t>(ty + 1), g, n, first)
     elif op == OP_CVT:
         for i in range(n):
             lane = g[i]

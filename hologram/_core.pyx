@@ -313,7 +313,7 @@ cdef class PoolTable:
         cdef int64_t i, j
         if self.p.chunks == NULL:
             return
-        for i in range(POOL_MAX_CHUNKS):
+        for i in range(((self.p.count - 1) >> POOL_CHUNK_BITS) + 1):   # chunks in use
             if self.p.chunks[i] == NULL:
                 continue
             for j in range(POOL_CHUNK):

@@ -58,9 +58,12 @@ def effective_num_threads(num_threads: Optional[int] = None) -> int:
         return n if n > 0 else max(1, _core.max_threads() + 1 + n)
     n = _core.max_threads()
     if not os.environ.get("OMP_NUM_THREADS"):
-        cpus = getattr(os, "process_cpu_count", os.cpu_count)() or 1
-        n = min(n, cpus)
+        n = min(n, _CPUS)
     return max(1, n)
+
+
+# CPUs this process may run on (read once: os.cpu_count() costs microseconds per call).
+_CPUS = (getattr(os, "process_cpu_count", None) or os.cpu_count)() or 1
 
 
 def _shape3(value: ShapeArg, what: str) -> Optional[Shape3]:
@@ -469,11 +472,9 @@ class CpuBackend:
         reg_init: List[Tuple[int, DType, int]] = []
         bound: List[Tuple[int, Any, int, int]] = []
         copy_back: List[Tuple[np.ndarray, np.ndarray]] = []
-        if not params:
-            if params is not None and not isinstance(params, Mapping):
-                raise LaunchConfigError(f"params must be a mapping, got {type(params).__name__}")
-            return reg_init, bound, copy_back
-        if not isinstance(params, Mapping):
+        if type(params) is not dict and not isinstance(params, Mapping):
+            if params is None:
+                return reg_init, bound, copy_back
             raise LaunchConfigError(f"params must be a mapping, got {type(params).__name__}")
         regs: Dict[int, Any] = {}
         for key, value in params.items():
@@ -507,7 +508,6 @@ class CpuBackend:
             h = self._new_handle()
             bound.append((h, obj, addr, nbytes))
             reg_init.append((reg, DType.U64, h))
-        reg_init.sort(key=lambda t: t[0])
         return reg_init, bound, copy_back
 
     def host_table(self) -> Any:

@@ -139,11 +139,17 @@ class LaunchConfig:
         return grid, block, shared
 
 
-@dataclass
 class LaunchResult:
-    """What a launch returns: the resonance accumulator and the thread count used."""
-    resonance: np.ndarray
-    num_threads: int
+    """What a launch returns: the resonance accumulator (96 float64 sums of ``res.accum``) and
+    the number of threads the launch was allowed."""
+    __slots__ = ("resonance", "num_threads")
+
+    def __init__(self, resonance: np.ndarray, num_threads: int):
+        self.resonance = resonance
+        self.num_threads = num_threads
+
+    def __repr__(self) -> str:
+        return f"LaunchResult(num_threads={self.num_threads}, resonance={self.resonance!r})"
 
 
 @dataclass
@@ -460,8 +466,9 @@ class CpuBackend:
         try:
             resonance, fault = self._run(launch)
         finally:
-            for dst, tmp in copy_back:
-                dst[...] = tmp
+            if copy_back:
+                for dst, tmp in copy_back:
+                    dst[...] = tmp
             self._pools.release_deferred()
         if fault is not None:
             raise_fault(launch.program, launch.grid, launch.block, fault)
@@ -522,8 +529,7 @@ class CpuBackend:
         return self._engine
 
     def _run(self, launch: Launch):
-        from . import vm
-        return vm.run(launch)
+        return _vm_run(launch)
 
 
 class PreparedLaunch:
@@ -539,8 +545,9 @@ class PreparedLaunch:
         """Run the launch once more; raises as :meth:`CpuBackend.execute_program`."""
         be = self.backend
         with be._lock:
-            for src, tmp in self._copy_in:        # unaligned parameters: refresh the copy
-                tmp[...] = src
+            if self._copy_in:
+                for src, tmp in self._copy_in:    # unaligned parameters: refresh the copy
+                    tmp[...] = src
             return be._execute(self.launch, self._copy_back)
 
     def __repr__(self) -> str:
@@ -555,8 +562,15 @@ class ReferenceBackend(CpuBackend):
     engine_name = "reference"
 
     def _run(self, launch: Launch):
-        from . import reference
+        from . import reference     # imported on first use: the VM path never needs it
         return reference.run(launch)
+
+
+def _vm_run(launch: Launch):
+    global _vm_run
+    from .vm import run               # vm imports backend's neighbours; bind it on first use
+    _vm_run = run
+    return run(launch)
 
 
 def _as_handle(h: Any) -> int:

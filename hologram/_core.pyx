@@ -1886,24 +1886,29 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
                 w.barid[lane] = <int32_t>ins[C_IMM]
                 w.pc[lane] = <int32_t>pc
             return 0
+        # One flat comparison chain on constants: Cython emits a C switch.
         if op == OP_LDG or op == OP_STG or op == OP_LDS or op == OP_STS:
             exec_memory(c, w, ins, g, n, pc)
-        elif op <= OP_CVT:
+        elif op == OP_MOV or op == OP_MOV_IMM or op == OP_MOV_SREG or op == OP_CVT:
             exec_move(c, w, ins, g, n)
-        elif op == OP_ABS or op == OP_NEG or op == OP_NOT or (OP_EXP <= op <= OP_SIGMOID):
-            exec_unary(c, w, ins, g, n)
-        elif op <= OP_SHR or op == OP_POW:
+        elif (op == OP_ADD or op == OP_SUB or op == OP_MUL or op == OP_DIV or op == OP_REM or
+              op == OP_MAD or op == OP_FMA or op == OP_MIN or op == OP_MAX or op == OP_AND or
+              op == OP_OR or op == OP_XOR or op == OP_SHL or op == OP_SHR or op == OP_POW):
             if not exec_fast_binop(c, w, ins, g, n, g[0] if g[n - 1] - g[0] == n - 1 else -1):
                 exec_arith(c, w, ins, g, n, pc)
+        elif (op == OP_ABS or op == OP_NEG or op == OP_NOT or op == OP_EXP or op == OP_LOG or
+              op == OP_LOG2 or op == OP_LOG10 or op == OP_SQRT or op == OP_RSQRT or
+              op == OP_SIN or op == OP_COS or op == OP_TAN or op == OP_TANH or op == OP_SIGMOID):
+            exec_unary(c, w, ins, g, n)
         elif op == OP_SETCC or op == OP_SEL:
             exec_setcc_sel(c, w, ins, g, n, pc)
         elif op == OP_MEMFENCE:
             pass
-        elif OP_REDUCE_ADD <= op <= OP_REDUCE_MUL:
+        elif op == OP_REDUCE_ADD or op == OP_REDUCE_MIN or op == OP_REDUCE_MAX or op == OP_REDUCE_MUL:
             exec_reduce(c, w, ins, g, n)
-        elif OP_ATOM <= op <= OP_ATOMS_CAS:
+        elif op == OP_ATOM or op == OP_ATOM_CAS or op == OP_ATOMS or op == OP_ATOMS_CAS:
             exec_atomic(c, w, ins, g, n, pc)
-        elif OP_POOL_ALLOC <= op <= OP_POOL_STORE:
+        elif op == OP_POOL_ALLOC or op == OP_POOL_FREE or op == OP_POOL_LOAD or op == OP_POOL_STORE:
             exec_pool(c, w, ins, g, n, pc)
         else:
             exec_atlas(c, w, ins, g, n, pc)

@@ -599,6 +599,8 @@ cdef inline float f_binop(int op, float a, float b) noexcept nogil:
         return fminf_isa(a, b)
     if op == OP_MAX:
         return fmaxf_isa(a, b)
+    if b == 0.0 or a == 1.0:    # §5.6: pow(x, ±0) = pow(1, y) = 1 even for (signaling) NaNs,
+        return 1.0              # for which glibc's powf returns NaN
     return powf(a, b)
 
 
@@ -615,6 +617,8 @@ cdef inline double d_binop(int op, double a, double b) noexcept nogil:
         return fmin_isa(a, b)
     if op == OP_MAX:
         return fmax_isa(a, b)
+    if b == 0.0 or a == 1.0:    # §5.6: pow(x, ±0) = pow(1, y) = 1 even for (signaling) NaNs,
+        return 1.0              # for which glibc's pow returns NaN
     return pow(a, b)
 
 

@@ -219,7 +219,7 @@ _REGISTER_KEYS: Dict[Any, int] = {}
 
 
 def _param_register(key: Any) -> int:
-    if type(key) is not bool:
+    if type(key) is int or type(key) is str:      # exact types: 5.0 == 5 must not hit the cache
         reg = _REGISTER_KEYS.get(key)
         if reg is not None:
             return reg

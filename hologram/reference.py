@@ -337,6 +337,14 @@ def _cfun(name: str, is64: bool) -> Callable[..., float]:
     return _PY_FUNCS[name]
 
 
+def _pow(is64: bool, x: float, y: float) -> float:
+    """C pow, with pow(x, ±0) = pow(1, y) = 1 also for signalling NaNs (§5.6), where the C
+    library returns NaN."""
+    if y == 0.0 or x == 1.0:
+        return 1.0
+    return _cfun("pow", is64)(x, y)
+
+
 def _sigmoid(is64: bool, x: float) -> float:
     """1 / (1 + exp(-x)) with every step rounded to the compute type."""
     t = _rnd(is64, _cfun("exp", is64)(-x))
@@ -363,7 +371,7 @@ _FLOAT_BINOPS: Dict[str, Callable[[bool, float, float], float]] = {
     "SUB": lambda is64, x, y: x - y,
     "MUL": lambda is64, x, y: x * y,
     "DIV": lambda is64, x, y: _fdiv(x, y),
-    "POW": lambda is64, x, y: _cfun("pow", is64)(x, y),
+    "POW": lambda is64, x, y: _pow(is64, x, y),
 }
 
 

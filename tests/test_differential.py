@@ -45,7 +45,7 @@ from hypothesis import strategies as st
 
 import hologram as hg
 from hologram.backend import lane_coords
-from hologram.isa import (SPECS, SPEC_BY_VARIANT, AtomOp, BufferOffset, Cond, DType, Instruction,
+from hologram.isa import (SPEC_BY_VARIANT, AtomOp, BufferOffset, Cond, DType, Instruction,
                           PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, Scope, SReg,
                           T_WIDE, T_WIDE_INT)
 from hologram.program import Program
@@ -125,7 +125,7 @@ for _v, _w in ARITH_OPS:                 # every generated variant is in the ISA
 # Fault kinds of the faulting family (the value stored in the per-lane kinds array).
 FAULT_KINDS = ("div0", "oob", "oob_neg", "bad_handle", "uninit_reg", "type_mismatch",
                "uninit_pred", "shared_oob", "misaligned", "shared_misaligned", "bad_class",
-               "bad_page", "underflow", "overflow", "step_limit")
+               "bad_page", "underflow", "overflow", "step_limit", "oob_store", "pool_oob")
 
 
 def _u(v: int) -> int:
@@ -612,7 +612,8 @@ class Gen:
             x = self.src(DType.U64)
             self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=12288 - n + 1)
             self.emit("REM", ty=DType.U64, dst=T1, src1=x, src2=T0)
-            self.emit("MOV_IMM", ty=DType.U64, dst=T2, value=CLASS_HANDLE_BASE + self.ch(PHI_CLASSES))
+            self.emit("MOV_IMM", ty=DType.U64, dst=T2,
+                      value=CLASS_HANDLE_BASE + self.ch(PHI_CLASSES))
             addr, variant, kw = RegisterIndirectComputed(T2, T1), "LDG", {}
         else:                                           # pool 0 = the boundary pool
             x = self.src(DType.U64)
@@ -623,7 +624,8 @@ class Gen:
             self.emit("MOV_IMM", ty=DType.U64, dst=T2, value=0)
             variant, kw = "PoolLoad", {"pool": T2, "offset": T1}
             addr = None
-        d = dst if dst is not None else self.dst(ty, True, allow_pinned=True)
+        # (never a pinned register: load_input also serves make() for another's operand)
+        d = dst if dst is not None else self.dst(ty, True)
         if variant == "LDG":
             self.emit("LDG", ty=ty, dst=d, addr=addr)
         else:
@@ -756,7 +758,8 @@ class Gen:
         if self.coin(30):                          # everyone reads one fixed slot
             lty2 = self.ch(ALL_TYPES)
             off = 8 * self.num(0, self.nl - 1) + self.num(0, 8 - lty2.size)
-            addr = self.ch([BufferOffset(self.num(0, 9), off), RegisterIndirect(self.num(0, 255), off)]
+            addr = self.ch([BufferOffset(self.num(0, 9), off),
+                            RegisterIndirect(self.num(0, 255), off)]
                            + ([PhiCoordinate(0, off // 256, off % 256)] if off < 12288 else []))
             d = self.dst(lty2, True)
             self.emit("LDS", ty=lty2, dst=d, addr=addr)
@@ -998,7 +1001,8 @@ class Gen:
             self._site(code, kind, hg.DivisionByZero, pc, "division by zero")
         elif kind == "oob":
             ty = self.ch(ALL_TYPES)
-            bad = self.ch([INB - ty.size + 1, INB, INB + 1000, 2**63, 2**64 - 1, 2**64 - ty.size + 1])
+            bad = self.ch([INB - ty.size + 1, INB, INB + 1000, 2**63, 2**64 - 1,
+                           2**64 - max(1, ty.size - 1)])      # the last ones: o + n overflows
             self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=bad)
             self.emit("MOV_IMM", ty=DType.U64, dst=T1, value=self.num(0, INB - ty.size))
             self.emit("SEL", ty=DType.U64, dst=T1, pred=p, src_true=T0, src_false=T1)
@@ -1008,6 +1012,32 @@ class Gen:
             self._site(code, kind, hg.OutOfBounds, pc,
                        f"out of bounds: {ty.size} bytes at offset {_offset(bad)} of buffer "
                        f"{H_IN} (size {INB})")
+        elif kind == "oob_store":                 # the other lanes store to their own slot
+            ty = self.ch(ALL_TYPES)
+            val = self.canon(self.src(ty))
+            size = self.nlanes * SCR
+            bad = self.ch([size - ty.size + 1, size, 2**64 - 1, 2**63 + 5])
+            self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=bad)
+            self.emit("MOV_IMM", ty=DType.U64, dst=T1, value=self.num(0, SCR - ty.size))
+            self.emit("ADD", ty=DType.U64, dst=T1, src1=T1, src2=R_BASE)
+            self.emit("SEL", ty=DType.U64, dst=T1, pred=p, src_true=T0, src_false=T1)
+            pc = self.emit("STG", ty=ty, src=val, addr=RegisterIndirectComputed(R_SCRATCH, T1))
+            self._site(code, kind, hg.OutOfBounds, pc,
+                       f"out of bounds: {ty.size} bytes at offset {_offset(bad)} of buffer "
+                       f"{H_SCRATCH} (size {size})")
+        elif kind == "pool_oob":                  # pool 0 = the boundary pool
+            ty = self.ch(ALL_TYPES)
+            size = 96 * 48 * 256
+            bad = self.ch([size - ty.size + 1, size, 2**64 - 1])
+            self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=bad)
+            self.emit("MOV_IMM", ty=DType.U64, dst=T1, value=PHI_OFF + self.num(0, 100))
+            self.emit("SEL", ty=DType.U64, dst=T1, pred=p, src_true=T0, src_false=T1)
+            d = self.dst(ty, True)
+            pc = self.emit("PoolLoad", ty=ty, pool=R_ZERO, offset=T1, dst=d)
+            self.put(d, ty, True)
+            self._site(code, kind, hg.OutOfBounds, pc,
+                       f"out of bounds: {ty.size} bytes at offset {_offset(bad)} of pool 0 "
+                       f"(size {size})")
         elif kind == "oob_neg":
             ty = self.ch(ALL_TYPES)
             off = -self.num(1, 2**31)
@@ -1101,7 +1131,7 @@ class Gen:
                            f"misaligned atomic: {ty.size} bytes at offset {bad} of shared memory")
         elif kind == "misaligned":
             ty = self.ch([DType.U32, DType.I32, DType.U64, DType.I64])
-            bad = self.num(1, ty.size - 1) + 8 * self.num(0, NBINS - 1)
+            bad = self.num(1, ty.size - 1) + 8 * self.num(0, NBINS - 2)
             self.emit("MOV_IMM", ty=DType.U64, dst=T0, value=bad)
             self.emit("MOV_IMM", ty=DType.U64, dst=T1, value=8 * self.num(0, NBINS - 1))
             self.emit("SEL", ty=DType.U64, dst=T1, pred=p, src_true=T0, src_false=T1)
@@ -1707,3 +1737,183 @@ def test_step_limit_counts_identically():
     assert err[0] == "StepLimitExceeded" and err[1] == 4
     assert err[3] == "step limit exceeded (max_steps=11)"
     assert err[2] == 3        # the 12th instruction would be `loop` (pc 3)
+
+
+# Signaling NaNs are the values for which "C pow" (glibc) and ISA.md §5.6 disagree:
+# "pow(x, ±0) = 1, pow(1, y) = 1" holds for every x and y, NaNs included (C99 Annex F).
+_SNAN = {DType.F16: 0x7C01, DType.BF16: 0x7F81, DType.F32: 0x7F800001,
+         DType.F64: 0x7FF0000000000001}
+_QNAN = CANON_NAN
+_ONE = {DType.F16: 0x3C00, DType.BF16: 0x3F80, DType.F32: 0x3F800000,
+        DType.F64: 0x3FF0000000000000}
+
+
+def _pow_bits(engine: str, ty: DType, x: int, y: int) -> int:
+    prog = hg.assemble(f"""
+        mov_imm.{ty.text} r1, {x}
+        mov_imm.{ty.text} r2, {y}
+        pow.{ty.text} r3, r1, r2
+        stg.{ty.text} [r10 + 0], r3
+    """)
+    out = np.zeros(8, np.uint8)
+    be = hg.CpuBackend(num_threads=1) if engine == "vm" else hg.ReferenceBackend()
+    be.execute_program(prog, None, {"r10": out})
+    return int.from_bytes(out[:ty.size].tobytes(), "little")
+
+
+@pytest.mark.parametrize("engine", ["vm", "reference"])
+@pytest.mark.parametrize("ty", FLOATS, ids=lambda t: t.text)
+def test_pow_of_nan_special_cases(engine, ty):
+    neg_zero = _SIGN[ty]
+    for x, y in ((_SNAN[ty], 0), (_SNAN[ty], neg_zero), (_QNAN[ty], 0), (_QNAN[ty], neg_zero),
+                 (_ONE[ty], _SNAN[ty]), (_ONE[ty], _QNAN[ty]), (_ONE[ty], _SNAN[ty] | _SIGN[ty])):
+        got = _pow_bits(engine, ty, x, y)
+        assert got == _ONE[ty], (engine, ty.text, hex(x), hex(y), hex(got))
+
+
+@pytest.mark.parametrize("engine", ["vm", "reference"])
+def test_pow_annex_f_special_values(engine):
+    f64 = DType.F64
+    inf, ninf = 0x7FF0000000000000, 0xFFF0000000000000
+    m1, p0, n0 = 0xBFF0000000000000, 0, 1 << 63
+    half = 0x3FE0000000000000
+    cases_ = [((m1, inf), _ONE[f64]), ((m1, ninf), _ONE[f64]),   # pow(-1, ±inf) = 1
+              ((p0, m1), inf), ((n0, m1), ninf),                  # pow(±0, -1) = ±inf
+              ((ninf, m1), n0),                                   # pow(-inf, -1) = -0
+              ((half, inf), p0), ((half, ninf), inf)]
+    for (x, y), want in cases_:
+        assert _pow_bits(engine, f64, x, y) == want, (hex(x), hex(y))
+    assert _is_nan(f64, np.array([_pow_bits(engine, f64, m1, half)],
+                                 np.uint64))[0]                   # pow(-1, 0.5) = NaN
+
+
+# ---------------------------------------------------------------------------------------------
+# Lane state must not leak from one block (or lane) to the next: engines reuse their lane
+# storage, and every launch / block / lane starts from the state of ISA.md §1 and §3.2.
+
+def _engines():
+    return [("reference", hg.ReferenceBackend(), None), ("vm", hg.CpuBackend(), 1),
+            ("vm", hg.CpuBackend(), 2)]
+
+
+@pytest.mark.parametrize("what, body, cls, message", [
+    ("register", "mov_imm.u32 r5, 7\nskip:\nadd.u32 r6, r5, r5", hg.UninitializedRegister,
+     "uninitialized register: r5"),
+    ("register type", "mov_imm.u32 r5, 7\nskip:\nmov_imm.u32 r8, 1\nadd.u32 r6, r5, r8",
+     hg.UninitializedRegister, "uninitialized register: r5"),
+    ("predicate", "setlt.u32 p3, r1, r2\nskip:\nbra.p3 @end\nend:", hg.UninitializedPredicate,
+     "uninitialized predicate: p3"),
+    ("call stack", "call @sub\nskip:\nret\nsub: exit", hg.CallStackUnderflow,
+     "call stack underflow"),
+])
+def test_no_state_leaks_between_blocks(what, body, cls, message):
+    """Block 0 initialises some state; the other blocks skip that and must still fault."""
+    text = f"""
+        mov.u32 r1, %block.x
+        mov_imm.u32 r2, 0
+        setne.u32 p0, r1, r2
+        bra.p0 @skip
+        {body}
+    """
+    prog = hg.assemble(text)
+    for name, be, nt in _engines():
+        for grid, block in ((4, 1), (3, 5)):
+            with pytest.raises(cls) as info:
+                be.execute_program(prog, hg.LaunchConfig(grid, block), num_threads=nt)
+            e = info.value
+            assert e.message == message, (name, nt, e)
+            assert e.global_lane_id == block, (name, nt, e)      # lane 0 of block 1
+            assert e.block_idx == (1, 0, 0)
+
+
+def test_fresh_lane_state_in_every_block_and_launch():
+    """Shared memory is zero-filled per block; the phase counter, the call stack, parameter
+    registers and r252-r255 start afresh for every lane, block and launch."""
+    prog = hg.assemble("""
+    .shared 16
+        mov.u64 r20, %gid
+        mov_imm.u64 r21, 40
+        mul.u64 r20, r20, r21
+        lds.u32 r3, [buf0 + 4]          ; 0: nobody in this block has written it yet
+        stg.u32 [r10 + r20], r3
+        mov.u32 r4, %lane.x
+        mov_imm.u32 r5, 1
+        add.u32 r4, r4, r5
+        bar.sync 0
+        sts.u32 [buf0 + 4], r4          ; racing stores, never read in this block: the next
+        bar.sync 0                      ; block (and launch) must see 0 again
+        phase.get r6
+        mov_imm.u64 r21, 4
+        add.u64 r20, r20, r21
+        stg.u32 [r10 + r20], r6         ; 0 at the start of every lane
+        phase.adv 100
+        add.u64 r20, r20, r21
+        stg.u32 [r10 + r20], r252       ; lane x
+        add.u64 r20, r20, r21
+        stg.u32 [r10 + r20], r253       ; block x
+        add.u64 r20, r20, r21
+        stg.u32 [r10 + r20], r254       ; block extent
+        add.u64 r20, r20, r21
+        stg.u32 [r10 + r20], r11        ; a parameter
+        add.u64 r20, r20, r21
+        mov_imm.f32 r11, 2.5            ; overwritten with another type: not seen by others
+        mov_imm.u64 r252, 99
+        mov_imm.u64 r255, 99
+        call @sub
+        stg.u32 [r10 + r20], r7
+        exit
+    sub:
+        phase.get r7                    ; 100
+        ret
+    """)
+    results = []
+    for name, be, nt in _engines():
+        for _ in range(2):
+            out = np.zeros((6, 10), np.uint32)
+            be.execute_program(prog, hg.LaunchConfig(3, 2), {"r10": out, "r11": ("u32", 77)},
+                               num_threads=nt)
+            results.append(out.copy())
+            want = [[0, 0, l % 2, l // 2, 2, 77, 100, 0, 0, 0] for l in range(6)]
+            assert out.tolist() == want, (name, nt, out.tolist())
+
+
+@pytest.mark.parametrize("fault", ["div0", "spin"])
+def test_faulted_lane_counts_as_arrived_at_barriers(fault):
+    """Lane 2 of every block faults before the barrier (at once, or after spinning until
+    max_steps); the other lanes are released and finish (§6.3, §7.6)."""
+    faulting = ("mov_imm.u32 r9, 0\ndiv.u32 r9, r9, r9" if fault == "div0" else
+                "spin: bra @spin")
+    text = f"""
+        mov.u32 r1, %lane.x
+        cvt.u64.u32 r2, r1
+        mov_imm.u64 r3, 4
+        mul.u64 r2, r2, r3
+        mov_imm.u32 r4, 100
+        add.u32 r5, r1, r4
+        sts.u32 [r0 + r2], r5
+        mov_imm.u32 r6, 2
+        setne.u32 p0, r1, r6
+        bra.p0 @go
+        {faulting}
+    go:
+        bar.sync 0
+        mov_imm.u64 r7, 12
+        lds.u32 r8, [r0 + r7]           ; lane 3's value, written before the barrier
+        mov.u64 r10, %gid
+        mul.u64 r10, r10, r3
+        stg.u32 [r20 + r10], r8
+    """
+    prog = hg.assemble(text)
+    outs = []
+    for name, be, nt in _engines():
+        out = np.zeros(12, np.uint32)
+        with pytest.raises(hg.DivisionByZero if fault == "div0" else hg.StepLimitExceeded) as info:
+            be.execute_program(prog, hg.LaunchConfig(3, 4, 16), {"r20": out}, num_threads=nt,
+                               max_steps=500)
+        e = info.value
+        assert e.global_lane_id == 2 and e.block_idx == (0, 0, 0) and e.lane_idx == (2, 0, 0)
+        assert e.pc == (11 if fault == "div0" else 10), (name, nt, e)
+        # block 0 ran to completion: its other lanes passed the barrier
+        assert out[:4].tolist() == [103, 103, 0, 103], (name, nt, out)
+        outs.append(error_key(e))
+    assert outs[1] == outs[0] and outs[2] == outs[0]

@@ -125,6 +125,7 @@ cdef enum:
     CLASS_BYTES = 12288
     BOUNDARY_BYTES = 1179648
     POLL_LANE_STEPS = 1 << 16     # lane-instructions between two looks at the abort flag
+    MIN_LANES_PER_THREAD = 2048   # smaller launches run on fewer threads
 
 cdef uint64_t CLASS_HANDLE_BASE = 0xFFFFFFFFFFFFFFA0ULL   # 2^64 - 96
 cdef double SIGNAL_INTERVAL = 0.02                         # seconds between Ctrl-C checks
@@ -2216,10 +2217,14 @@ cdef class Engine:
         if c.nblocks == 0:
             return None
 
-        # Threads: never more than blocks; chunks small enough to balance divergent work.
+        # Threads: never more than blocks, nor more than one per MIN_LANES_PER_THREAD lanes
+        # (starting a team costs about as much as running that many lanes of a short kernel);
+        # chunks of blocks small enough to balance divergent work.
         cdef int nthreads = num_threads if num_threads > 0 else 1
         if nthreads > c.nblocks:
             nthreads = <int>c.nblocks
+        if nthreads > 1 and c.nblocks * L < <int64_t>nthreads * MIN_LANES_PER_THREAD:
+            nthreads = max(1, <int>(c.nblocks * L // MIN_LANES_PER_THREAD))
         c.chunk = c.nblocks // (nthreads * 16) if nthreads > 1 else c.nblocks
         if c.chunk < 1:
             c.chunk = 1

@@ -49,6 +49,10 @@ cdef extern from "_vmhelpers.h" nogil:
     int64_t hg_fetch_add_i64(int64_t* p, int64_t v)
     int hg_fetch_add_int(int* p, int v)
     int64_t hg_atomic_load_i64(int64_t* p)
+    uint32_t hg_xadd32(void* p, uint32_t v)
+    uint64_t hg_xadd64(void* p, uint64_t v)
+    uint32_t hg_xchg32(void* p, uint32_t v)
+    uint64_t hg_xchg64(void* p, uint64_t v)
     void hg_spin_pause()
     double hg_now()
     void hg_sleep_us(int us)
@@ -422,6 +426,7 @@ cdef struct Worker:
     int64_t budget
     int is_master
     double next_signal_check
+    char pad[128]                # keeps this thread's hot fields off its neighbour's cache lines
 
 
 cdef inline void fault(Worker* w, int lane, int64_t pc, int code, int64_t d0=0, int64_t d1=0,
@@ -1139,6 +1144,14 @@ cdef inline void exec_atomic(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, 
             else:
                 new = atomic_apply(aop, ty, old, s, sh)
             memcpy(p, &new, nb)
+        elif not cas and (aop == AO_EXCH or (aop == AO_ADD and ty <= T_U64)):
+            # integer add and exchange are single atomic instructions (wrapping add of the
+            # low bits equals the canonical wrapped sum)
+            if nb == 4:
+                old = hg_xchg32(p, <uint32_t>s) if aop == AO_EXCH else hg_xadd32(p, <uint32_t>s)
+                old = canon(old, sh, is_signed(ty))
+            else:
+                old = hg_xchg64(p, s) if aop == AO_EXCH else hg_xadd64(p, s)
         elif nb == 4:
             old = hg_load32(p)
             while True:

@@ -76,6 +76,10 @@ static inline uint32_t hg_widen_f16(uint32_t h) {
   static inline int64_t hg_fetch_add_i64(volatile int64_t *p, int64_t v) { return _InterlockedExchangeAdd64((volatile __int64 *)p, v); }
   static inline int hg_fetch_add_int(volatile int *p, int v) { return (int)_InterlockedExchangeAdd((volatile long *)p, v); }
   static inline int64_t hg_atomic_load_i64(volatile int64_t *p) { return _InterlockedOr64((volatile __int64 *)p, 0); }
+  static inline uint32_t hg_xadd32(void *p, uint32_t v) { return (uint32_t)_InterlockedExchangeAdd((volatile long *)p, (long)v); }
+  static inline uint64_t hg_xadd64(void *p, uint64_t v) { return (uint64_t)_InterlockedExchangeAdd64((volatile __int64 *)p, (__int64)v); }
+  static inline uint32_t hg_xchg32(void *p, uint32_t v) { return (uint32_t)_InterlockedExchange((volatile long *)p, (long)v); }
+  static inline uint64_t hg_xchg64(void *p, uint64_t v) { return (uint64_t)_InterlockedExchange64((volatile __int64 *)p, (__int64)v); }
   static inline void hg_spin_pause(void) { YieldProcessor(); }
 #else
   static inline uint32_t hg_cas32(void *p, uint32_t expected, uint32_t desired) {
@@ -95,6 +99,11 @@ static inline uint32_t hg_widen_f16(uint32_t h) {
   static inline int64_t hg_fetch_add_i64(volatile int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
   static inline int hg_fetch_add_int(volatile int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
   static inline int64_t hg_atomic_load_i64(volatile int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+  /* single-instruction read-modify-writes (lock xadd / xchg): no retry loop under contention */
+  static inline uint32_t hg_xadd32(void *p, uint32_t v) { return __atomic_fetch_add((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+  static inline uint64_t hg_xadd64(void *p, uint64_t v) { return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
+  static inline uint32_t hg_xchg32(void *p, uint32_t v) { return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+  static inline uint64_t hg_xchg64(void *p, uint64_t v) { return __atomic_exchange_n((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
   #if defined(__x86_64__) || defined(__i386__)
     static inline void hg_spin_pause(void) { __builtin_ia32_pause(); }
   #else

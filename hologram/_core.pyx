@@ -487,7 +487,13 @@ cdef inline uint64_t st_f(int ty, float f) noexcept nogil:
     return hg_round_bf16(<uint32_t>hg_f32_bits(f))
 
 
-cdef inline float fminf_isa(float a, float b) noexcept nogil:
+ctypedef fused real:          # f32 and f64 share the float semantics below
+    float
+    double
+
+
+cdef inline real fmin_isa(real a, real b) noexcept nogil:
+    """MIN of ISA.md §5.2: one NaN -> the other operand; -0 < +0."""
     if isnan(a):
         return b
     if isnan(b):
@@ -499,31 +505,7 @@ cdef inline float fminf_isa(float a, float b) noexcept nogil:
     return a if signbit(a) else b
 
 
-cdef inline float fmaxf_isa(float a, float b) noexcept nogil:
-    if isnan(a):
-        return b
-    if isnan(b):
-        return a
-    if a > b:
-        return a
-    if b > a:
-        return b
-    return b if signbit(a) else a
-
-
-cdef inline double fmin_isa(double a, double b) noexcept nogil:
-    if isnan(a):
-        return b
-    if isnan(b):
-        return a
-    if a < b:
-        return a
-    if b < a:
-        return b
-    return a if signbit(a) else b
-
-
-cdef inline double fmax_isa(double a, double b) noexcept nogil:
+cdef inline real fmax_isa(real a, real b) noexcept nogil:
     if isnan(a):
         return b
     if isnan(b):
@@ -592,25 +574,8 @@ cdef inline uint64_t int_binop(int op, uint64_t x, uint64_t y, int ty, int sh) n
     return canon(r, sh, sgn)
 
 
-cdef inline float f_binop(int op, float a, float b) noexcept nogil:
-    if op == OP_ADD:
-        return a + b
-    if op == OP_SUB:
-        return a - b
-    if op == OP_MUL:
-        return a * b
-    if op == OP_DIV:
-        return a / b
-    if op == OP_MIN:
-        return fminf_isa(a, b)
-    if op == OP_MAX:
-        return fmaxf_isa(a, b)
-    if b == 0.0 or a == 1.0:    # §5.6: pow(x, ±0) = pow(1, y) = 1 even for (signaling) NaNs,
-        return 1.0              # for which glibc's powf returns NaN
-    return powf(a, b)
-
-
-cdef inline double d_binop(int op, double a, double b) noexcept nogil:
+cdef inline real real_binop(int op, real a, real b) noexcept nogil:
+    """ADD SUB MUL DIV MIN MAX POW in f32 or f64 (one rounding in the type)."""
     if op == OP_ADD:
         return a + b
     if op == OP_SUB:
@@ -624,8 +589,11 @@ cdef inline double d_binop(int op, double a, double b) noexcept nogil:
     if op == OP_MAX:
         return fmax_isa(a, b)
     if b == 0.0 or a == 1.0:    # §5.6: pow(x, ±0) = pow(1, y) = 1 even for (signaling) NaNs,
-        return 1.0              # for which glibc's pow returns NaN
-    return pow(a, b)
+        return 1.0              # for which the C library returns NaN
+    if real is float:
+        return powf(a, b)
+    else:
+        return pow(a, b)
 
 
 cdef inline uint64_t fold(int op, int ty, uint64_t acc, uint64_t x, int sh) noexcept nogil:
@@ -633,8 +601,8 @@ cdef inline uint64_t fold(int op, int ty, uint64_t acc, uint64_t x, int sh) noex
     if ty <= T_U64:
         return int_binop(op, acc, x, ty, sh)
     if ty == T_F64:
-        return hg_f64_bits(d_binop(op, hg_f64(acc), hg_f64(x)))
-    return st_f(ty, f_binop(op, ld_f(ty, acc), ld_f(ty, x)))
+        return hg_f64_bits(real_binop(op, hg_f64(acc), hg_f64(x)))
+    return st_f(ty, real_binop(op, ld_f(ty, acc), ld_f(ty, x)))
 
 
 cdef inline float f_unary(int op, float x) noexcept nogil:
@@ -1231,9 +1199,9 @@ cdef inline uint64_t fast_binop(int op, int kind, int sh, uint64_t x, uint64_t y
     """ADD SUB MUL DIV(floats) AND OR XOR SHL SHR MIN MAX without faults, on register content."""
     cdef uint64_t r
     if kind == K_F32:
-        return hg_f32_bits(f_binop(op, hg_f32(x), hg_f32(y)))
+        return hg_f32_bits(real_binop(op, hg_f32(x), hg_f32(y)))
     if kind == K_F64:
-        return hg_f64_bits(d_binop(op, hg_f64(x), hg_f64(y)))
+        return hg_f64_bits(real_binop(op, hg_f64(x), hg_f64(y)))
     if op == OP_ADD:
         r = x + y
     elif op == OP_SUB:
@@ -1407,7 +1375,7 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
             elif op == OP_FMA:
                 d[lane] = hg_f64_bits(fma(hg_f64(a[lane]), hg_f64(b[lane]), hg_f64(cc[lane])))
             else:
-                d[lane] = hg_f64_bits(d_binop(op, hg_f64(a[lane]), hg_f64(b[lane])))
+                d[lane] = hg_f64_bits(real_binop(op, hg_f64(a[lane]), hg_f64(b[lane])))
             dt[lane] = tag
     elif ty == T_F32 and op == OP_FMA:
         for i in range(n):
@@ -1423,7 +1391,7 @@ cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
             elif op == OP_FMA:
                 d[lane] = st_f(ty, fmaf(ld_f(ty, a[lane]), ld_f(ty, b[lane]), ld_f(ty, cc[lane])))
             else:
-                d[lane] = st_f(ty, f_binop(op, ld_f(ty, a[lane]), ld_f(ty, b[lane])))
+                d[lane] = st_f(ty, real_binop(op, ld_f(ty, a[lane]), ld_f(ty, b[lane])))
             dt[lane] = tag
 
 

@@ -2142,14 +2142,14 @@ cdef class Engine:
 
     def run(self, Prepared prog, tuple grid, tuple block, int64_t shared_size,
             object max_steps, HostTable host, list params, list init, int num_threads,
-            double[::1] resonance):
+            double[::1] resonance=None):
         """Run a prepared program.
 
         host describes the backend's buffers (sorted by handle); params lists the launch's bound
         arrays as (handle, address, nbytes), handles above every host handle (the caller keeps
         the arrays alive); init lists the parameter registers as (slot, tag, value). Returns
         None or the lowest fault as (code, global lane, pc, d0, d1, d2, d3, d4); resonance is
-        accumulated into.
+        accumulated into (None: the program has no res.accum).
         """
         cdef Ctx c
         cdef int64_t i, t, L, nhost = host.n, nbufs
@@ -2284,8 +2284,9 @@ cdef class Engine:
             # Results: resonance sums, then the lowest faulting lane over all threads.
             best = -1
             for t in range(nthreads):
-                for i in range(96):
-                    resonance[i] += workers[t].res[i]
+                if resonance is not None:
+                    for i in range(96):
+                        resonance[i] += workers[t].res[i]
                 if workers[t].fault_gid >= 0 and (best < 0 or workers[t].fault_gid < workers[best].fault_gid):
                     best = t
             if c.interrupted:

@@ -142,11 +142,17 @@ class LaunchConfig:
 class LaunchResult:
     """What a launch returns: the resonance accumulator (96 float64 sums of ``res.accum``) and
     the number of threads the launch was allowed."""
-    __slots__ = ("resonance", "num_threads")
+    __slots__ = ("_resonance", "num_threads")
 
-    def __init__(self, resonance: np.ndarray, num_threads: int):
-        self.resonance = resonance
+    def __init__(self, resonance: Optional[np.ndarray], num_threads: int):
+        self._resonance = resonance          # None: all zeros, made on first access
         self.num_threads = num_threads
+
+    @property
+    def resonance(self) -> np.ndarray:
+        if self._resonance is None:
+            self._resonance = np.zeros(96, np.float64)
+        return self._resonance
 
     def __repr__(self) -> str:
         return f"LaunchResult(num_threads={self.num_threads}, resonance={self.resonance!r})"

@@ -187,8 +187,9 @@ def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
         row[L_["C_AX"]], row[L_["C_AY"]] = slot_of[a.handle_reg], slot_of[a.offset_reg]
 
 
-def run(launch) -> Tuple[np.ndarray, Optional[faults.Fault]]:
-    """The VM engine: run a :class:`hologram.backend.Launch`."""
+def run(launch) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
+    """The VM engine: run a :class:`hologram.backend.Launch`. The resonance accumulator is
+    None when the program has no res.accum (it is then all zeros)."""
     state = launch.engine_state
     if state is None:
         low = lower(launch.program)
@@ -201,9 +202,10 @@ def run(launch) -> Tuple[np.ndarray, Optional[faults.Fault]]:
         slots = low.slot_list
         init = [(slots[r], ty + 1, v & 0xFFFFFFFFFFFFFFFF)
                 for r, ty, v in launch.reg_init if slots[r] >= 0]
-        state = launch.engine_state = (prepared, init, launch.params)
-    prepared, init, params = state
-    resonance = np.zeros(96, np.float64)
+        uses_accum = any(ins.variant == "ResAccum" for ins in launch.program.instructions)
+        state = launch.engine_state = (prepared, init, launch.params, uses_accum)
+    prepared, init, params, uses_accum = state
+    resonance = np.zeros(96, np.float64) if uses_accum else None
     backend = launch.backend
     result = backend.engine().run(
         prepared, launch.grid, launch.block, launch.shared_memory, launch.max_steps,

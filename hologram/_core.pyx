@@ -655,52 +655,6 @@ cdef inline double d_unary(int op, double x) noexcept nogil:
     return 1.0 / (1.0 + exp(-x))
 
 
-cdef inline bint compare(int cc, int ty, uint64_t x, uint64_t y, int sh) noexcept nogil:
-    cdef double a, b
-    cdef uint64_t mask
-    if ty <= T_U64:
-        if cc == CC_EQ:
-            return x == y
-        if cc == CC_NE:
-            return x != y
-        if cc >= CC_LTU or ty >= T_U8:
-            mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> sh
-            x &= mask
-            y &= mask
-            cc = cc - CC_LTU + CC_LT if cc >= CC_LTU else cc
-            if cc == CC_LT:
-                return x < y
-            if cc == CC_LE:
-                return x <= y
-            if cc == CC_GT:
-                return x > y
-            return x >= y
-        if cc == CC_LT:
-            return <int64_t>x < <int64_t>y
-        if cc == CC_LE:
-            return <int64_t>x <= <int64_t>y
-        if cc == CC_GT:
-            return <int64_t>x > <int64_t>y
-        return <int64_t>x >= <int64_t>y
-    if ty == T_F64:
-        a = hg_f64(x)
-        b = hg_f64(y)
-    else:
-        a = ld_f(ty, x)     # widening to double is exact
-        b = ld_f(ty, y)
-    if cc == CC_EQ:
-        return a == b
-    if cc == CC_NE:
-        return a != b
-    if cc == CC_LT:
-        return a < b
-    if cc == CC_LE:
-        return a <= b
-    if cc == CC_GT:
-        return a > b
-    return a >= b
-
-
 cdef inline uint64_t float_to_int(double t, int ty) noexcept nogil:
     """Truncate toward zero and saturate (NaN -> 0), ISA.md §5.5."""
     cdef int bits = type_bits(ty)

@@ -57,13 +57,15 @@ def effective_num_threads(num_threads: Optional[int] = None) -> int:
         n = int(num_threads)
         return n if n > 0 else max(1, _core.max_threads() + 1 + n)
     n = _core.max_threads()
-    if not os.environ.get("OMP_NUM_THREADS"):
+    if not _OMP_NUM_THREADS_SET:
         n = min(n, _CPUS)
     return max(1, n)
 
 
-# CPUs this process may run on (read once: os.cpu_count() costs microseconds per call).
+# Read once: os.cpu_count() costs microseconds per call, and the OpenMP runtime itself reads
+# OMP_NUM_THREADS only when it starts.
 _CPUS = (getattr(os, "process_cpu_count", None) or os.cpu_count)() or 1
+_OMP_NUM_THREADS_SET = bool(os.environ.get("OMP_NUM_THREADS"))
 
 
 def _shape3(value: ShapeArg, what: str) -> Optional[Shape3]:
@@ -158,7 +160,7 @@ class LaunchResult:
         return f"LaunchResult(num_threads={self.num_threads}, resonance={self.resonance!r})"
 
 
-@dataclass
+@dataclass(eq=False)
 class Launch:
     """Everything an engine needs for one launch (built by :meth:`CpuBackend.execute_program`).
 

@@ -39,6 +39,7 @@ class Lowered:
     # parameter types -> _core.Prepared (the code with its read checks for that signature)
     by_signature: Dict[Tuple[Tuple[int, DType], ...], "_core.Prepared"]
     slot_list: List[int]      # slot_of as a list (fast indexing on the launch path)
+    uses_accum: bool          # the program has res.accum (else no resonance array is made)
 
 
 def _i64(v: int) -> int:
@@ -92,7 +93,8 @@ def lower(program: Program) -> Lowered:
                       # RET too: its call-stack depth must be reset even without any CALL
                       any(ins.variant in ("CALL", "RET") for ins in program.instructions),
                       program, {},
-                      [int(x) for x in slot_of])
+                      [int(x) for x in slot_of],
+                      any(ins.variant == "ResAccum" for ins in program.instructions))
     program._lowered = lowered
     return lowered
 
@@ -202,8 +204,7 @@ def run(launch) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
         slots = low.slot_list
         init = [(slots[r], ty + 1, v & 0xFFFFFFFFFFFFFFFF)
                 for r, ty, v in launch.reg_init if slots[r] >= 0]
-        uses_accum = any(ins.variant == "ResAccum" for ins in launch.program.instructions)
-        state = launch.engine_state = (prepared, init, launch.params, uses_accum)
+        state = launch.engine_state = (prepared, init, launch.params, low.uses_accum)
     prepared, init, params, uses_accum = state
     resonance = np.zeros(96, np.float64) if uses_accum else None
     backend = launch.backend

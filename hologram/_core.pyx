@@ -367,6 +367,8 @@ cdef class PoolTable:
 # ---------------------------------------------------------------------------------------------
 # Launch state
 
+# hot: begin — the VM proper: nothing from here to "hot: end" may touch Python objects
+# (tests/test_build.py checks Cython's annotation), except the Ctrl-C check marked "gil".
 cdef struct Ctx:
     const int64_t* code
     int64_t ncode
@@ -1699,6 +1701,7 @@ cdef int poll(Ctx* c, Worker* w) noexcept nogil:
     return hg_atomic_load_int(&c.abort)
 
 
+# gil: begin
 cdef void check_signals(Ctx* c, Worker* w) noexcept nogil:
     """Master thread only: let Python run its signal handlers (Ctrl-C -> abort the launch)."""
     w.next_signal_check = hg_now() + SIGNAL_INTERVAL
@@ -1707,6 +1710,7 @@ cdef void check_signals(Ctx* c, Worker* w) noexcept nogil:
             PyErr_Clear()
             c.interrupted = 1
             hg_atomic_store_int(&c.abort, 1)
+# gil: end
 
 
 cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t limit) noexcept nogil:
@@ -2000,6 +2004,9 @@ cdef void run_worker(Ctx* c, Worker* w) noexcept nogil:
 
 # ---------------------------------------------------------------------------------------------
 # Entry point
+
+
+# hot: end
 
 
 cdef class Prepared:

@@ -1152,39 +1152,12 @@ cdef enum:   # operand kinds of the fast arithmetic loops
 
 
 cdef inline uint64_t fast_binop(int op, int kind, int sh, uint64_t x, uint64_t y) noexcept nogil:
-    """ADD SUB MUL DIV(floats) AND OR XOR SHL SHR MIN MAX without faults, on register content."""
-    cdef uint64_t r
+    """A binary op on register content (no DIV/REM for integers: those can fault)."""
     if kind == K_F32:
         return hg_f32_bits(real_binop(op, hg_f32(x), hg_f32(y)))
     if kind == K_F64:
         return hg_f64_bits(real_binop(op, hg_f64(x), hg_f64(y)))
-    if op == OP_ADD:
-        r = x + y
-    elif op == OP_SUB:
-        r = x - y
-    elif op == OP_MUL:
-        r = x * y
-    elif op == OP_AND:
-        return x & y
-    elif op == OP_OR:
-        return x | y
-    elif op == OP_XOR:
-        return x ^ y
-    elif op == OP_SHL:
-        r = x << (y & <uint64_t>(63 - sh))
-    elif op == OP_SHR:
-        if kind == K_SIGNED:
-            return <uint64_t>((<int64_t>x) >> (y & <uint64_t>(63 - sh)))
-        return x >> (y & <uint64_t>(63 - sh))
-    elif op == OP_MIN:
-        if kind == K_SIGNED:
-            return x if <int64_t>x < <int64_t>y else y
-        return x if x < y else y
-    else:
-        if kind == K_SIGNED:
-            return x if <int64_t>x > <int64_t>y else y
-        return x if x > y else y
-    return canon(r, sh, kind == K_SIGNED)
+    return int_binop(op, x, y, T_I64 if kind == K_SIGNED else T_U64, sh)
 
 
 cdef inline void binop_rows(int op, int kind, int sh, uint64_t* d, uint8_t* dt, uint8_t tag,
@@ -1204,6 +1177,39 @@ cdef inline void binop_rows(int op, int kind, int sh, uint64_t* d, uint8_t* dt, 
     write_tags(dt, tag, g, n, first)
 
 
+cdef inline int binop_kind(int op, int kind, int sh, uint64_t* d, uint8_t* dt, uint8_t tag,
+                           const uint64_t* a, const uint64_t* b, const int32_t* g, int n,
+                           int first) noexcept nogil:
+    """Pick the loop of one op for a constant kind (inlined, so every branch below becomes a
+    loop specialised for its op and kind); 0 if the op has no fast loop for this kind."""
+    cdef bint is_float = kind == K_F32 or kind == K_F64
+    if op == OP_ADD:
+        binop_rows(OP_ADD, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_SUB:
+        binop_rows(OP_SUB, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_MUL:
+        binop_rows(OP_MUL, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_MIN:
+        binop_rows(OP_MIN, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_MAX:
+        binop_rows(OP_MAX, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_DIV and is_float:
+        binop_rows(OP_DIV, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_AND and not is_float:
+        binop_rows(OP_AND, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_OR and not is_float:
+        binop_rows(OP_OR, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_XOR and not is_float:
+        binop_rows(OP_XOR, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_SHL and not is_float:
+        binop_rows(OP_SHL, kind, sh, d, dt, tag, a, b, g, n, first)
+    elif op == OP_SHR and not is_float:
+        binop_rows(OP_SHR, kind, sh, d, dt, tag, a, b, g, n, first)
+    else:
+        return 0
+    return 1
+
+
 cdef inline int exec_fast_binop(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                                 int first) noexcept nogil:
     """The common binary ops as specialised loops; 0 if this instruction is not one of them."""
@@ -1215,84 +1221,14 @@ cdef inline int exec_fast_binop(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
     cdef const uint64_t* b = w.regs + ins[C_B] * L
     cdef uint8_t tag = <uint8_t>(ty + 1)
     if ty == T_F32:
-        if op == OP_ADD:
-            binop_rows(OP_ADD, K_F32, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SUB:
-            binop_rows(OP_SUB, K_F32, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MUL:
-            binop_rows(OP_MUL, K_F32, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_DIV:
-            binop_rows(OP_DIV, K_F32, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MIN:
-            binop_rows(OP_MIN, K_F32, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MAX:
-            binop_rows(OP_MAX, K_F32, sh, d, dt, tag, a, b, g, n, first)
-        else:
-            return 0
-    elif ty == T_F64:
-        if op == OP_ADD:
-            binop_rows(OP_ADD, K_F64, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SUB:
-            binop_rows(OP_SUB, K_F64, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MUL:
-            binop_rows(OP_MUL, K_F64, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_DIV:
-            binop_rows(OP_DIV, K_F64, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MIN:
-            binop_rows(OP_MIN, K_F64, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MAX:
-            binop_rows(OP_MAX, K_F64, sh, d, dt, tag, a, b, g, n, first)
-        else:
-            return 0
-    elif ty <= T_I64:
-        if op == OP_ADD:
-            binop_rows(OP_ADD, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SUB:
-            binop_rows(OP_SUB, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MUL:
-            binop_rows(OP_MUL, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_AND:
-            binop_rows(OP_AND, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_OR:
-            binop_rows(OP_OR, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_XOR:
-            binop_rows(OP_XOR, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SHL:
-            binop_rows(OP_SHL, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SHR:
-            binop_rows(OP_SHR, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MIN:
-            binop_rows(OP_MIN, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MAX:
-            binop_rows(OP_MAX, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
-        else:
-            return 0
-    elif ty <= T_U64:
-        if op == OP_ADD:
-            binop_rows(OP_ADD, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SUB:
-            binop_rows(OP_SUB, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MUL:
-            binop_rows(OP_MUL, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_AND:
-            binop_rows(OP_AND, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_OR:
-            binop_rows(OP_OR, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_XOR:
-            binop_rows(OP_XOR, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SHL:
-            binop_rows(OP_SHL, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_SHR:
-            binop_rows(OP_SHR, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MIN:
-            binop_rows(OP_MIN, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        elif op == OP_MAX:
-            binop_rows(OP_MAX, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
-        else:
-            return 0
-    else:
-        return 0
-    return 1
+        return binop_kind(op, K_F32, sh, d, dt, tag, a, b, g, n, first)
+    if ty == T_F64:
+        return binop_kind(op, K_F64, sh, d, dt, tag, a, b, g, n, first)
+    if ty <= T_I64:
+        return binop_kind(op, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
+    if ty <= T_U64:
+        return binop_kind(op, K_UNSIGNED, sh, d, dt, tag, a, b, g, n, first)
+    return 0
 
 
 cdef inline void exec_arith(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,

@@ -219,8 +219,9 @@ def _byte_view(obj: Any, what: str, writable: bool) -> np.ndarray:
         raise LaunchConfigError(f"{what}: buffer is not C-contiguous")
     if writable and mv.readonly:
         raise LaunchConfigError(f"{what}: buffer is read-only")
-    return np.frombuffer(mv.cast("B") if mv.nbytes else b"", np.uint8) if mv.readonly \
-        else np.frombuffer(mv.cast("B"), np.uint8) if mv.nbytes else np.zeros(0, np.uint8)
+    if not mv.nbytes:
+        return np.zeros(0, np.uint8)
+    return np.frombuffer(mv.cast("B"), np.uint8)      # writable iff the object is
 
 
 _REGISTER_KEYS: Dict[Any, int] = {}

@@ -35,11 +35,12 @@ CLASSES: Tuple[Optional[Type[E.ExecutionError]], ...] = (
     E.CallStackUnderflow, E.BarrierDivergence, E.InvalidCoordinate, E.AllocationFailed,
     E.StepLimitExceeded, E.Interrupted)
 
-SHARED = -1   # the "handle" of shared memory in a Misaligned detail
+SHARED = 2**64 - 1   # the "handle" of shared memory in a Misaligned detail
 
 
 class Fault(NamedTuple):
-    """A lane's fault: code, global lane id, pc and up to five detail integers (see message)."""
+    """A lane's fault: code, global lane id, pc and up to five detail integers, each a u64
+    value (see message)."""
     code: int
     lane: int
     pc: int

@@ -214,7 +214,6 @@ def run(launch) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
     if result is None:
         return resonance, None
     code_, lane, pc = result[:3]
-    detail = tuple(int(d) for d in result[3:])
-    if code_ == faults.ALLOC_FAILED and detail:    # the size is a u64 (the core reports int64)
-        detail = (detail[0] & (2**64 - 1),) + detail[1:]
+    # The core reports details as int64; fault details are u64 values (faults.py).
+    detail = tuple(int(d) & 0xFFFFFFFFFFFFFFFF for d in result[3:])
     return resonance, faults.Fault(int(code_), int(lane), int(pc), detail)

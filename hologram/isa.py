@@ -549,12 +549,14 @@ class Instruction:
     def reads(self) -> Iterable[Tuple[str, int, Optional[DType]]]:
         """Registers/predicates read unconditionally, in read order: ("r"|"p", index, type).
 
-        SEL's sources (read only when selected) and reduction ranges are expanded by the
-        callers that need them.
+        Reduction ranges are expanded; SEL's sources (read only when selected) are not listed.
         """
         for f, v in zip(self.spec.fields, self.values):
             if f.role in ("r", "rw") and v is not None:
                 yield ("p" if f.kind in (PRED, OPTPRED) else "r", v, self.reg_type(f))
+            elif f.role == "range":
+                for r in range(v, v + self.count):
+                    yield ("r", r, self.reg_type(f))
             elif f.kind == GADDR:
                 for reg in address_registers(v):
                     yield ("r", reg, DType.U64)

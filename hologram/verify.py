@@ -47,9 +47,6 @@ def _transfer(state: List[int], ins: Instruction) -> List[int]:
             out[index] = _tbit(ty)
         else:
             out[NREG + index] = PRED_SET
-    if ins.variant.startswith("Reduce"):
-        for r in range(ins.src_base, ins.src_base + ins.count):
-            out[r] = _tbit(ins.ty)
     for f, v in zip(ins.spec.fields, ins.values):
         if f.role in ("w", "rw"):
             if f.kind == REG:

@@ -109,11 +109,8 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
     code = low.code.copy()
     checks: List[Tuple[int, int, int, int]] = []
     for pc, ins in enumerate(low.program.instructions):
-        reads = list(ins.reads())
-        if ins.variant.startswith("Reduce"):
-            reads += [("r", r, ins.ty) for r in range(ins.src_base, ins.src_base + ins.count)]
         code[pc, L_["C_CHK0"]] = len(checks)
-        for kind, index, ty in reads:
+        for kind, index, ty in ins.reads():
             if verify.proven(states[pc], kind, index, ty):
                 continue
             if kind == "p":

@@ -11,25 +11,11 @@ import numpy as np
 import pytest
 
 import hologram as hg
+from isa_testlib import BLOCK_SUM, VECTOR_ADD   # the ISA.md §8.6 kernels, verbatim
 
 # --------------------------------------------------------------------------------------------
 # kernels
 
-VECTOR_ADD = """
-.kernel vector_add
-.block 256
-; params: r1 = a, r2 = b, r3 = c (f32 arrays), r4 = n (u64)
-        setgeu.u64  p0, r255, r4        ; global id >= n: nothing to do
-        bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250      ; byte offset = 4 * global id
-        ldg.f32     r10, [r1 + r0]
-        ldg.f32     r11, [r2 + r0]
-        add.f32     r12, r10, r11
-        stg.f32     [r3 + r0], r12
-done:
-        exit
-"""
 
 TRANSPOSE = """
 .kernel transpose
@@ -159,49 +145,6 @@ done:
         exit
 """
 
-BLOCK_SUM = """
-.kernel block_sum
-.block 256
-.shared 1024
-; params: r1 = x (f32 array), r2 = out (f32[1], zeroed), r3 = n (u64)
-        mov.u32      r20, %lane.x       ; t
-        cvt.u64.u32  r21, r20
-        mov_imm.u32  r30, 2
-        shl.u64      r22, r21, r30      ; 4*t = this lane's shared slot
-        mov_imm.f32  r10, 0.0
-        setgeu.u64   p0, r255, r3       ; past the end: contribute 0
-        bra.p0       @stash
-        shl.u64      r23, r255, r30
-        ldg.f32      r10, [r1 + r23]
-stash:
-        sts.f32      [r0 + r22], r10    ; shared[t] = value (r0 is not read)
-        bar.sync     0
-        mov_imm.u32  r24, 128           ; s = 128
-        mov_imm.u32  r31, 1
-        mov_imm.u32  r32, 0
-step:
-        setge.u32    p1, r20, r24       ; t >= s: skip the add
-        bra.p1       @sync
-        add.u32      r25, r20, r24
-        cvt.u64.u32  r26, r25
-        shl.u64      r26, r26, r30      ; 4*(t+s)
-        lds.f32      r11, [r0 + r26]
-        lds.f32      r12, [r0 + r22]
-        add.f32      r12, r12, r11
-        sts.f32      [r0 + r22], r12    ; shared[t] += shared[t+s]
-sync:
-        bar.sync     0                  ; every lane passes here 8 times
-        shr.u32      r24, r24, r31      ; s >>= 1
-        setne.u32    p2, r24, r32
-        bra.p2       @step
-        setne.u32    p3, r20, r32
-        bra.p3       @done              ; only lane 0 goes on
-        lds.f32      r13, [buf0 + 0]    ; block total
-        mov_imm.u64  r33, 0
-        atom.add.f32 r14, [r2 + r33], r13
-done:
-        exit
-"""
 
 BLOCK_SUM_I32 = (BLOCK_SUM.replace("f32", "i32").replace("mov_imm.i32  r10, 0.0",
                                                          "mov_imm.i32  r10, 0"))

@@ -67,7 +67,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIG
 # Constants shared with hologram/vm.py (exported below as OPCODES / LAYOUT / FAULT_CODES)
 
 cdef enum:
-    NCOL = 16
+    NCOL = 17
     C_OP = 0        # opcode
     C_TY = 1        # type (CVT: source type)
     C_TY2 = 2       # CVT destination type, SETcc condition, atomic op, MOV_SREG register
@@ -84,6 +84,7 @@ cdef enum:
     C_SH = 13       # 64 - bits of the type (integer canonical form)
     C_SH2 = 14      # same for CVT's destination type
     C_PRED = 15     # BRA: predicate index or -1
+    C_WREG = 16     # the register slot the instruction writes, or -1
 
 cdef enum:
     AM_NONE = 0
@@ -155,7 +156,7 @@ OPCODES = {
 }
 LAYOUT = dict(NCOL=NCOL, C_OP=C_OP, C_TY=C_TY, C_TY2=C_TY2, C_DST=C_DST, C_A=C_A, C_B=C_B,
               C_C=C_C, C_IMM=C_IMM, C_AMODE=C_AMODE, C_AX=C_AX, C_AY=C_AY, C_CHK0=C_CHK0,
-              C_CHKN=C_CHKN, C_SH=C_SH, C_SH2=C_SH2, C_PRED=C_PRED, AM_NONE=AM_NONE,
+              C_CHKN=C_CHKN, C_SH=C_SH, C_SH2=C_SH2, C_PRED=C_PRED, C_WREG=C_WREG, AM_NONE=AM_NONE,
               AM_IMM=AM_IMM, AM_REG_IMM=AM_REG_IMM, AM_REG_REG=AM_REG_REG, AO_CAS=AO_CAS)
 FAULT_CODES = dict(OK=F_OK, UNINIT_REG=F_UNINIT_REG, UNINIT_PRED=F_UNINIT_PRED,
                    TYPE_MISMATCH=F_TYPE_MISMATCH, INVALID_HANDLE=F_INVALID_HANDLE,
@@ -419,6 +420,12 @@ cdef struct Worker:
     uint64_t* steps
     int32_t* group
     uint8_t* shared
+    # Register shapes (per block): if shp_ok[s], row s holds shp_base[s] + shp_stride[s] * lane
+    # (mod 2^64) for every lane of the block, e.g. addresses computed from the lane id. Memory
+    # instructions use them to bounds-check a whole group at once and to copy contiguous rows.
+    uint64_t* shp_base
+    uint64_t* shp_stride
+    uint8_t* shp_ok
     double* res                  # 96 resonance sums of this thread
     int64_t block, bx, by, bz, base_gid
     int dirty                    # a lane of the current group faulted
@@ -936,6 +943,85 @@ cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t*
         write_tags(w.tags + ins[C_DST] * L if c.needs_tags else NULL, <uint8_t>(ty + 1), g, n, first)
 
 
+cdef inline bint affine_access(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n,
+                               int nb, uint8_t** first_p, int64_t* stride) noexcept nogil:
+    """True if the group's global addresses are known from register shapes (one handle, an
+    offset affine in the lane) and all in bounds: then lane g[i]'s access starts at
+    *first_p + *stride * (g[i] - g[0]). O(1) instead of a pass over the group."""
+    cdef int64_t hs = ins[C_AX], os, s, l0 = g[0]
+    cdef uint64_t ob, lo, hi, span, size, first_off
+    cdef uint8_t* base
+    if not w.shp_ok[hs] or w.shp_stride[hs] != 0:
+        return 0
+    if ins[C_AMODE] == AM_REG_IMM:
+        ob = <uint64_t>ins[C_AY]
+        s = 0
+    else:
+        os = ins[C_AY]
+        if not w.shp_ok[os]:
+            return 0
+        ob = w.shp_base[os]
+        s = <int64_t>w.shp_stride[os]
+    if s > (<int64_t>1 << 32) or s < -(<int64_t>1 << 32):
+        return 0
+    # The group's offsets run from first_off (lane g[0]) to the offset of lane g[n-1]: a
+    # span of |s| * (g[n-1] - g[0]) < 2^63 bytes that must not wrap around 2^64.
+    first_off = ob + <uint64_t>s * <uint64_t>l0
+    span = <uint64_t>(s if s >= 0 else -s) * <uint64_t>(g[n - 1] - l0)
+    if s >= 0:
+        lo = first_off
+        hi = first_off + span
+        if hi < lo:
+            return 0
+    else:
+        if first_off < span:
+            return 0
+        lo = first_off - span
+        hi = first_off
+    base = lookup(c, w.shp_base[hs], &size)
+    if base == NULL or hi > size or <uint64_t>nb > size - hi:
+        return 0
+    first_p[0] = base + first_off
+    stride[0] = s
+    return 1
+
+
+cdef void memory_affine(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n, int nb,
+                        uint8_t* p, int64_t s, int first) noexcept nogil:
+    """LDG/STG at known in-bounds addresses p + s * (lane - g[0]). A contiguous group reading
+    or writing consecutive aligned elements is a row copy the compiler vectorizes."""
+    cdef int64_t L = c.L
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane, l0 = g[0]
+    cdef uint64_t* rv = w.regs + (ins[C_DST] if op == OP_LDG else ins[C_A]) * L
+    cdef bint dense = first >= 0 and s == nb and (<size_t>p) % <size_t>nb == 0
+    if op == OP_LDG:
+        if dense and nb == 4 and ty == T_I32:
+            rv += first
+            for i in range(n):
+                rv[i] = <uint64_t><int64_t>(<const int32_t*>p)[i]
+        elif dense and nb == 4:
+            rv += first
+            for i in range(n):
+                rv[i] = (<const uint32_t*>p)[i]
+        elif dense and nb == 8:
+            memcpy(rv + first, p, 8 * n)
+        else:
+            for i in range(n):
+                lane = g[i]
+                rv[lane] = load_value(p + s * (lane - l0), nb, ty)
+        write_tags(w.tags + ins[C_DST] * L if c.needs_tags else NULL, <uint8_t>(ty + 1), g, n, first)
+    elif dense and nb == 4:
+        rv += first
+        for i in range(n):
+            (<uint32_t*>p)[i] = <uint32_t>rv[i]
+    elif dense and nb == 8:
+        memcpy(p, rv + first, 8 * n)
+    else:                   # lanes store in turn: where addresses coincide the highest lane wins
+        for i in range(n):
+            lane = g[i]
+            store_value(p + s * (lane - l0), nb, rv[lane])
+
+
 cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                       int64_t pc) noexcept nogil:
     """LDG / STG / LDS / STS: one lane loop per access size so each compiles to plain moves."""
@@ -951,6 +1037,11 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
     cdef uint8_t tag = <uint8_t>(ty + 1)
     cdef uint64_t* rv
     cdef uint8_t* tv = w.tags + ins[C_DST] * L
+    cdef int64_t stride
+    if not shared and ins[C_AMODE] != AM_IMM and affine_access(c, w, ins, g, n, nb, &last_base, &stride):
+        memory_affine(c, w, ins, g, n, nb, last_base, stride,
+                      g[0] if g[n - 1] - g[0] == n - 1 else -1)
+        return
     if not shared and group_in_bounds(c, w, ins, g, n, nb, &last_base):
         memory_unchecked(c, w, ins, g, n, nb, last_base, g[0] if g[n - 1] - g[0] == n - 1 else -1)
         return
@@ -1224,6 +1315,15 @@ cdef inline int exec_fast_binop(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
         return binop_kind(op, K_F32, sh, d, dt, tag, a, b, g, n, first)
     if ty == T_F64:
         return binop_kind(op, K_F64, sh, d, dt, tag, a, b, g, n, first)
+    # 64- and 32-bit integers get loops with the canonical-form shift as a constant.
+    if ty == T_I64:
+        return binop_kind(op, K_SIGNED, 0, d, dt, tag, a, b, g, n, first)
+    if ty == T_U64:
+        return binop_kind(op, K_UNSIGNED, 0, d, dt, tag, a, b, g, n, first)
+    if ty == T_I32:
+        return binop_kind(op, K_SIGNED, 32, d, dt, tag, a, b, g, n, first)
+    if ty == T_U32:
+        return binop_kind(op, K_UNSIGNED, 32, d, dt, tag, a, b, g, n, first)
     if ty <= T_I64:
         return binop_kind(op, K_SIGNED, sh, d, dt, tag, a, b, g, n, first)
     if ty <= T_U64:
@@ -1447,6 +1547,12 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
             mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> sh if (cc >= CC_LTU or ty >= T_U8) else \
                 <uint64_t>0xFFFFFFFFFFFFFFFF
             flip = (<uint64_t>1) << 63 if (ty <= T_I64 and cc < CC_LTU) else 0
+            if g[n - 1] - g[0] == n - 1:
+                for lane in range(g[0], g[0] + n):
+                    x = (ra[lane] & mask) ^ flip
+                    y = (rb[lane] & mask) ^ flip
+                    pd[lane] = 1 + ((table >> ((x < y) + 2 * (x == y))) & 1)
+                return
             for i in range(n):
                 lane = g[i]
                 x = (ra[lane] & mask) ^ flip
@@ -1649,6 +1755,19 @@ cdef void check_signals(Ctx* c, Worker* w) noexcept nogil:
 # gil: end
 
 
+cdef inline int count_true(const uint8_t* pred, const int32_t* g, int n) noexcept nogil:
+    """How many lanes of the group have the predicate true (2)."""
+    cdef int i, lane, k = 0
+    if g[n - 1] - g[0] == n - 1:
+        pred += g[0]
+        for i in range(n):
+            k += pred[i] == 2
+        return k
+    for i in range(n):
+        k += pred[g[i]] == 2
+    return k
+
+
 cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t limit) noexcept nogil:
     """Run a group of lanes that share `pc` until it splits, merges, waits or ends.
 
@@ -1685,16 +1804,15 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
         w.budget -= n
         if w.budget <= 0 and poll(c, w):
             return 1
+        if ins[C_WREG] >= 0:
+            update_shape(c, w, ins, n)
         op = <int>ins[C_OP]
         if op == OP_BRA:
             target = ins[C_IMM]
             if ins[C_PRED] < 0:
                 pc = target
                 continue
-            ntaken = 0
-            for i in range(n):
-                if w.preds[ins[C_PRED] * L + g[i]] == 2:
-                    ntaken += 1
+            ntaken = count_true(w.preds + ins[C_PRED] * L, g, n)
             if ntaken == n:
                 pc = target
             elif ntaken == 0:
@@ -1756,8 +1874,11 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
             pc = p
             continue
         if op == OP_EXIT:
-            for i in range(n):
-                w.state[g[i]] = DONE
+            if g[n - 1] - g[0] == n - 1:
+                memset(w.state + g[0], DONE, n)
+            else:
+                for i in range(n):
+                    w.state[g[i]] = DONE
             return 0
         if op == OP_BARSYNC:
             for i in range(n):
@@ -1824,6 +1945,96 @@ cdef void init_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     if c.shared_size:
         memset(w.shared, 0, c.shared_size)
     init_registers(c, w, 0)
+    init_shapes(c, w)
+
+
+cdef inline void set_shape(Worker* w, int64_t s, uint64_t base, uint64_t stride) noexcept nogil:
+    w.shp_ok[s] = 1
+    w.shp_base[s] = base
+    w.shp_stride[s] = stride
+
+
+cdef void init_shapes(Ctx* c, Worker* w) noexcept nogil:
+    """The shapes of the registers at block start: what init_registers wrote."""
+    cdef int64_t k, s
+    memset(w.shp_ok, 0, c.nslots)
+    for k in range(4):            # r252 lane.x, r253 block.x, r254 block dim x, r255 gid
+        s = c.sreg_slot[k]
+        if s < 0 or c.init_once[s] & 2:
+            continue
+        if k == 0 and c.Bx == c.L:
+            set_shape(w, s, 0, 1)
+        elif k == 1:
+            set_shape(w, s, <uint64_t>w.bx, 0)
+        elif k == 2:
+            set_shape(w, s, <uint64_t>c.Bx, 0)
+        elif k == 3:
+            set_shape(w, s, <uint64_t>w.base_gid, 1)
+    for k in range(c.ninit):
+        set_shape(w, c.init_slot[k], c.init_val[k], 0)
+
+
+cdef inline bint derive_shape(Ctx* c, Worker* w, const int64_t* ins, uint64_t* base,
+                              uint64_t* stride) noexcept nogil:
+    """The shape of the register a whole-block instruction writes, from its sources' shapes
+    (before it runs); 0 if it is not affine in the lane. Only exact 64-bit arithmetic is
+    followed: it is linear mod 2^64, unlike a 32-bit result's canonical extension."""
+    cdef int op = <int>ins[C_OP]
+    cdef int64_t a = ins[C_A], b = ins[C_B], sreg
+    cdef uint64_t k
+    if op == OP_MOV_IMM:
+        base[0] = <uint64_t>ins[C_IMM]
+        stride[0] = 0
+        return 1
+    if op == OP_MOV:
+        base[0] = w.shp_base[a]
+        stride[0] = w.shp_stride[a]
+        return w.shp_ok[a]
+    if op == OP_MOV_SREG:
+        sreg = ins[C_TY2]
+        stride[0] = 0
+        if sreg == 12:
+            base[0] = <uint64_t>w.base_gid
+            stride[0] = 1
+        elif sreg == 0 and c.Bx == c.L:
+            base[0] = 0
+            stride[0] = 1
+        elif 3 <= sreg <= 11:
+            base[0] = sreg_value(c, w, sreg, 0)
+        else:
+            return 0
+        return 1
+    if op != OP_ADD and op != OP_SUB and op != OP_MUL and op != OP_SHL:
+        return 0
+    if ins[C_SH] != 0 or ins[C_TY] > T_U64 or not (w.shp_ok[a] and w.shp_ok[b]):
+        return 0
+    if op == OP_ADD:
+        base[0] = w.shp_base[a] + w.shp_base[b]
+        stride[0] = w.shp_stride[a] + w.shp_stride[b]
+    elif op == OP_SUB:
+        base[0] = w.shp_base[a] - w.shp_base[b]
+        stride[0] = w.shp_stride[a] - w.shp_stride[b]
+    elif op == OP_MUL and (w.shp_stride[a] == 0 or w.shp_stride[b] == 0):
+        base[0] = w.shp_base[a] * w.shp_base[b]
+        stride[0] = w.shp_stride[a] * w.shp_base[b] + w.shp_base[a] * w.shp_stride[b]
+    elif op == OP_SHL and w.shp_stride[b] == 0:
+        k = w.shp_base[b] & 63
+        base[0] = w.shp_base[a] << k
+        stride[0] = w.shp_stride[a] << k
+    else:
+        return 0
+    return 1
+
+
+cdef inline void update_shape(Ctx* c, Worker* w, const int64_t* ins, int n) noexcept nogil:
+    """Before an instruction runs: the new shape of the register it writes. Memory
+    instructions read shapes but never give an affine result, so this may precede them."""
+    cdef int64_t d = ins[C_WREG]
+    cdef uint64_t base, stride
+    if n == c.L and derive_shape(c, w, ins, &base, &stride):
+        set_shape(w, d, base, stride)
+    else:
+        w.shp_ok[d] = 0
 
 
 cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
@@ -1831,9 +2042,8 @@ cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
 
     Values that are the same in every block and that the program never overwrites (and whose
     tags are never checked) are written once per launch (once=1); the others per block."""
-    cdef int64_t L = c.L, k, s, lane
+    cdef int64_t L = c.L, k, s, lane, x
     cdef uint64_t* r
-    cdef uint8_t* t
     for k in range(4):            # r252 lane.x, r253 block.x, r254 block dim x, r255 gid
         s = c.sreg_slot[k]
         if s < 0 or c.init_once[s] & 2:     # never named, or overwritten by a parameter
@@ -1841,26 +2051,35 @@ cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
         if (k == 0 or k == 2) and (c.init_once[s] & 1) != once or (k == 1 or k == 3) and once:
             continue
         r = w.regs + s * L
-        t = w.tags + s * L
-        for lane in range(L):
-            if k == 0:
-                r[lane] = <uint64_t>(lane % c.Bx)
-            elif k == 1:
-                r[lane] = <uint64_t>w.bx
-            elif k == 2:
-                r[lane] = <uint64_t>c.Bx
-            else:
+        if k == 0:
+            x = 0
+            for lane in range(L):
+                r[lane] = <uint64_t>x
+                x += 1
+                if x == c.Bx:
+                    x = 0
+        elif k == 1:
+            fill_u64(r, <uint64_t>w.bx, L)
+        elif k == 2:
+            fill_u64(r, <uint64_t>c.Bx, L)
+        else:
+            for lane in range(L):
                 r[lane] = <uint64_t>(w.base_gid + lane)
-            t[lane] = T_U64 + 1 if k == 3 else T_U32 + 1
+        if c.needs_tags:
+            memset(w.tags + s * L, T_U64 + 1 if k == 3 else T_U32 + 1, L)
     for k in range(c.ninit):
         s = c.init_slot[k]
         if (c.init_once[s] & 1) != once:
             continue
-        r = w.regs + s * L
-        t = w.tags + s * L
-        for lane in range(L):
-            r[lane] = c.init_val[k]
-            t[lane] = c.init_tag[k]
+        fill_u64(w.regs + s * L, c.init_val[k], L)
+        if c.needs_tags:
+            memset(w.tags + s * L, c.init_tag[k], L)
+
+
+cdef inline void fill_u64(uint64_t* r, uint64_t v, int64_t n) noexcept nogil:
+    cdef int64_t i
+    for i in range(n):
+        r[i] = v
 
 
 cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
@@ -2116,7 +2335,7 @@ cdef class Engine:
         cdef uint64_t* sizes = <uint64_t*>malloc(sizeof(uint64_t) * (nbufs + 1))
         cdef Worker* workers = <Worker*>calloc(nthreads, sizeof(Worker))
         cdef size_t o_regs, o_tags, o_preds, o_pc, o_state, o_barid, o_cstack, o_csp, o_phase
-        cdef size_t o_steps, o_group, o_shared, o_res, total
+        cdef size_t o_steps, o_group, o_shared, o_res, o_shp, total
         cdef uint8_t* base
         try:
             if handles == NULL or ptrs == NULL or sizes == NULL or workers == NULL:
@@ -2147,7 +2366,8 @@ cdef class Engine:
             o_steps = o_phase + _round64(4 * L)
             o_group = o_steps + _round64(8 * L)
             o_res = o_group + _round64(4 * L)
-            o_cstack = o_res + _round64(8 * 96)
+            o_shp = o_res + _round64(8 * 96)
+            o_cstack = o_shp + _round64(17 * max(nslots, 1))
             o_shared = o_cstack + _round64(4 * L * CALL_DEPTH if uses_calls else 4)
             total = o_shared + _round64(max(shared_size, 1)) + 64
             self._reserve(nthreads, total)
@@ -2166,6 +2386,9 @@ cdef class Engine:
                 workers[t].res = <double*>(base + o_res)
                 memset(workers[t].res, 0, 8 * 96)
                 workers[t].cstack = <int32_t*>(base + o_cstack)
+                workers[t].shp_base = <uint64_t*>(base + o_shp)
+                workers[t].shp_stride = workers[t].shp_base + max(nslots, 1)
+                workers[t].shp_ok = <uint8_t*>(workers[t].shp_stride + max(nslots, 1))
                 workers[t].shared = base + o_shared
                 workers[t].fault_gid = -1
                 workers[t].budget = POLL_LANE_STEPS

@@ -138,6 +138,9 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
 def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, labels) -> None:
     row[L_["C_OP"]] = OPCODES[ins.variant]
     row[L_["C_PRED"]] = -1
+    written = [v for f, v in zip(ins.spec.fields, ins.values) if f.kind == REG and f.role in ("w", "rw")]
+    assert len(written) <= 1, ins.variant     # the VM tracks one written register per instruction
+    row[L_["C_WREG"]] = slot_of[written[0]] if written else -1
     sources = [L_["C_A"], L_["C_B"], L_["C_C"]]
     types = [f for f in ins.spec.fields if f.kind == TYPE]
     if types:

@@ -1526,6 +1526,47 @@ cdef inline uint32_t cond_table(int cc) noexcept nogil:
     return 0b00000101              # GE: equal or greater, ordered
 
 
+cdef inline void icmp_rows(int cc, uint8_t* pd, const uint64_t* ra, const uint64_t* rb,
+                           uint64_t mask, uint64_t flip, int n) noexcept nogil:
+    """pd = a CC b over contiguous lanes, for a constant cc (the signed/unsigned distinction
+    is in mask and flip)."""
+    cdef int i
+    cdef uint64_t x, y
+    for i in range(n):
+        x = (ra[i] & mask) ^ flip
+        y = (rb[i] & mask) ^ flip
+        if cc == CC_EQ:
+            pd[i] = 1 + (x == y)
+        elif cc == CC_NE:
+            pd[i] = 1 + (x != y)
+        elif cc == CC_LT:
+            pd[i] = 1 + (x < y)
+        elif cc == CC_LE:
+            pd[i] = 1 + (x <= y)
+        elif cc == CC_GT:
+            pd[i] = 1 + (x > y)
+        else:
+            pd[i] = 1 + (x >= y)
+
+
+cdef inline void icmp_rows_cc(int cc, uint8_t* pd, const uint64_t* ra, const uint64_t* rb,
+                              uint64_t mask, uint64_t flip, int n) noexcept nogil:
+    if cc >= CC_LTU:
+        cc = cc - CC_LTU + CC_LT
+    if cc == CC_EQ:
+        icmp_rows(CC_EQ, pd, ra, rb, mask, flip, n)
+    elif cc == CC_NE:
+        icmp_rows(CC_NE, pd, ra, rb, mask, flip, n)
+    elif cc == CC_LT:
+        icmp_rows(CC_LT, pd, ra, rb, mask, flip, n)
+    elif cc == CC_LE:
+        icmp_rows(CC_LE, pd, ra, rb, mask, flip, n)
+    elif cc == CC_GT:
+        icmp_rows(CC_GT, pd, ra, rb, mask, flip, n)
+    else:
+        icmp_rows(CC_GE, pd, ra, rb, mask, flip, n)
+
+
 cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                                 int64_t pc) noexcept nogil:
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
@@ -1548,10 +1589,7 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
                 <uint64_t>0xFFFFFFFFFFFFFFFF
             flip = (<uint64_t>1) << 63 if (ty <= T_I64 and cc < CC_LTU) else 0
             if g[n - 1] - g[0] == n - 1:
-                for lane in range(g[0], g[0] + n):
-                    x = (ra[lane] & mask) ^ flip
-                    y = (rb[lane] & mask) ^ flip
-                    pd[lane] = 1 + ((table >> ((x < y) + 2 * (x == y))) & 1)
+                icmp_rows_cc(cc, pd + g[0], ra + g[0], rb + g[0], mask, flip, n)
                 return
             for i in range(n):
                 lane = g[i]
@@ -1804,9 +1842,12 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
         w.budget -= n
         if w.budget <= 0 and poll(c, w):
             return 1
-        if ins[C_WREG] >= 0:
-            update_shape(c, w, ins, n)
         op = <int>ins[C_OP]
+        if ins[C_WREG] >= 0 and update_shape(c, w, ins, n) and \
+                (op == OP_ADD or op == OP_SUB or op == OP_MUL or op == OP_SHL):
+            write_affine_row(c, w, ins)
+            pc += 1
+            continue
         if op == OP_BRA:
             target = ins[C_IMM]
             if ins[C_PRED] < 0:
@@ -2026,15 +2067,29 @@ cdef inline bint derive_shape(Ctx* c, Worker* w, const int64_t* ins, uint64_t* b
     return 1
 
 
-cdef inline void update_shape(Ctx* c, Worker* w, const int64_t* ins, int n) noexcept nogil:
-    """Before an instruction runs: the new shape of the register it writes. Memory
-    instructions read shapes but never give an affine result, so this may precede them."""
+cdef inline bint update_shape(Ctx* c, Worker* w, const int64_t* ins, int n) noexcept nogil:
+    """Before an instruction runs: the new shape of the register it writes (1 if affine).
+    Memory instructions read shapes but never give an affine result, so this may precede
+    them."""
     cdef int64_t d = ins[C_WREG]
     cdef uint64_t base, stride
     if n == c.L and derive_shape(c, w, ins, &base, &stride):
         set_shape(w, d, base, stride)
-    else:
-        w.shp_ok[d] = 0
+        return 1
+    w.shp_ok[d] = 0
+    return 0
+
+
+cdef inline void write_affine_row(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
+    """An integer op whose whole-block result is known affine: write base + stride * lane
+    (one vectorizable loop, whatever the op; e.g. a shift by a uniform register)."""
+    cdef int64_t L = c.L, lane, d = ins[C_WREG]
+    cdef uint64_t* r = w.regs + d * L
+    cdef uint64_t base = w.shp_base[d], stride = w.shp_stride[d]
+    for lane in range(L):
+        r[lane] = base + stride * <uint64_t>lane
+    if c.needs_tags:
+        memset(w.tags + d * L, <int>ins[C_TY] + 1, L)
 
 
 cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:

@@ -2085,9 +2085,23 @@ cdef inline void write_affine_row(Ctx* c, Worker* w, const int64_t* ins) noexcep
     (one vectorizable loop, whatever the op; e.g. a shift by a uniform register)."""
     cdef int64_t L = c.L, lane, d = ins[C_WREG]
     cdef uint64_t* r = w.regs + d * L
-    cdef uint64_t base = w.shp_base[d], stride = w.shp_stride[d]
-    for lane in range(L):
-        r[lane] = base + stride * <uint64_t>lane
+    cdef uint64_t v0 = w.shp_base[d], stride = w.shp_stride[d]
+    cdef uint64_t v1 = v0 + stride, v2 = v1 + stride, v3 = v2 + stride, s4 = 4 * stride
+    lane = 0
+    while lane + 3 < L:        # four interleaved sequences: the compiler pairs them in vectors
+        r[lane] = v0
+        r[lane + 1] = v1
+        r[lane + 2] = v2
+        r[lane + 3] = v3
+        v0 += s4
+        v1 += s4
+        v2 += s4
+        v3 += s4
+        lane += 4
+    while lane < L:
+        r[lane] = v0
+        v0 += stride
+        lane += 1
     if c.needs_tags:
         memset(w.tags + d * L, <int>ins[C_TY] + 1, L)
 
@@ -2137,6 +2151,15 @@ cdef inline void fill_u64(uint64_t* r, uint64_t v, int64_t n) noexcept nogil:
         r[i] = v
 
 
+cdef inline bint any_running_or_waiting(const uint8_t* state, int64_t L) noexcept nogil:
+    """A branch-free pass (vectorized) for the common end of a block: every lane done."""
+    cdef int64_t lane
+    cdef int k = 0
+    for lane in range(L):
+        k += state[lane] != DONE
+    return k != 0
+
+
 cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     """Run every lane of block b to its end. Returns 1 if the launch was aborted."""
     cdef int64_t L = c.L, lane, minpc, other, none = c.ncode + 1
@@ -2149,6 +2172,8 @@ cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     if run_group(c, w, w.group, <int>L, 0, none):
         return 1
     while True:
+        if not any_running_or_waiting(w.state, L):
+            return 0
         minpc = none
         nwait = 0
         for lane in range(L):

@@ -230,3 +230,29 @@ def test_random_affine_offsets(ty, ops, nlanes, block, nbytes, seed):
         code.append("mov.u64 r0, r0" if op == "mov" else f"{op}.u64 r0, r0, r{40 + k}")
     src = np.random.default_rng(seed).integers(0, 256, nbytes, dtype=np.uint8)
     check(program(code, ty, store_back=seed % 2 == 0), src, nlanes, block)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 255, 256, 1024])
+@pytest.mark.parametrize("op", ["add.u64 r5, r234, r221", "mul.u64 r5, r234, r220",
+                                "shl.u64 r5, r234, r222", "sub.u64 r5, r221, r234"])
+def test_affine_rows_every_block_size(block, op):
+    """The rows of whole-block results known affine (written without executing the op),
+    read back directly: regression for a row writer that GCC 12.2 -O3 miscompiled."""
+    source = f"""
+        mov.u64     r234, %gid
+        mov_imm.u64 r220, 3
+        mov_imm.u64 r221, 1000
+        mov_imm.u32 r222, 2
+        {op}
+        mov_imm.u32 r225, 3
+        shl.u64     r224, r234, r225
+        stg.u64     [r240 + r224], r5
+    """
+    gid = np.arange(2 * block, dtype=np.uint64)
+    expected = {"add": gid + 1000, "mul": gid * 3, "shl": gid << np.uint64(2),
+                "sub": np.uint64(1000) - gid}[op[:3]]
+    for threads in (1, 2):
+        out = np.zeros(2 * block, np.uint64)
+        hg.CpuBackend(num_threads=threads).execute_program(
+            hg.assemble(source), hg.LaunchConfig(2, block), {"r240": out})
+        np.testing.assert_array_equal(out, expected)

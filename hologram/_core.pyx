@@ -1567,6 +1567,61 @@ cdef inline void icmp_rows_cc(int cc, uint8_t* pd, const uint64_t* ra, const uin
         icmp_rows(CC_GE, pd, ra, rb, mask, flip, n)
 
 
+cdef inline uint64_t ceil_div(uint64_t a, uint64_t b) noexcept nogil:
+    return a / b + (a % b != 0)
+
+
+cdef bint setcc_by_shape(Worker* w, const int64_t* ins, uint8_t* pd, int64_t L, uint64_t flip,
+                         uint32_t table) noexcept nogil:
+    """A whole-block 64-bit integer setcc of a register affine in the lane against a uniform
+    one (e.g. `setgeu gid, n`): the lanes split into at most three runs (less, equal,
+    greater), found by a division and written by memset. 0 if the shapes do not allow it."""
+    cdef int64_t a = ins[C_A], b = ins[C_B], s, k, e
+    cdef uint64_t x0, y, span, d, abss
+    cdef bint swap
+    cdef uint8_t v_lt, v_eq, v_gt
+    if not (w.shp_ok[a] and w.shp_ok[b]):
+        return 0
+    swap = w.shp_stride[b] != 0            # X = the affine side, Y = the uniform one
+    if swap:
+        a, b = b, a
+    if w.shp_stride[b] != 0:
+        return 0
+    s = <int64_t>w.shp_stride[a]
+    if s > (<int64_t>1 << 32) or s < -(<int64_t>1 << 32):
+        return 0
+    # Signed order is unsigned order with the sign bit flipped: x ^ 2^63 == x + 2^63.
+    x0 = w.shp_base[a] + flip
+    y = w.shp_base[b] + flip
+    abss = <uint64_t>(s if s >= 0 else -s)
+    span = abss * <uint64_t>(L - 1)
+    if (s >= 0 and x0 + span < x0) or (s < 0 and x0 < span):
+        return 0                          # X wraps around 2^64 inside the block
+    # Truth-table index (less + 2 * equal) of each run, for the original operand order.
+    v_lt = 1 + ((table >> (0 if swap else 1)) & 1)
+    v_eq = 1 + ((table >> 2) & 1)
+    v_gt = 1 + ((table >> (1 if swap else 0)) & 1)
+    if s == 0:
+        memset(pd, v_lt if x0 < y else (v_eq if x0 == y else v_gt), L)
+        return 1
+    if s < 0:                             # decreasing: greater, equal, less
+        v_lt, v_gt = v_gt, v_lt
+        d = x0 - y if x0 > y else 0
+        e = x0 >= y and (x0 - y) % abss == 0
+    else:                                 # increasing: less, equal, greater
+        d = y - x0 if y > x0 else 0
+        e = y >= x0 and (y - x0) % abss == 0
+    k = <int64_t>ceil_div(d, abss) if ceil_div(d, abss) < <uint64_t>L else L
+    if k >= L:
+        e = 0
+    memset(pd, v_lt, k)
+    if e:
+        pd[k] = v_eq
+        k += 1
+    memset(pd + k, v_gt, L - k)
+    return 1
+
+
 cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                                 int64_t pc) noexcept nogil:
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
@@ -1588,6 +1643,8 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
             mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> sh if (cc >= CC_LTU or ty >= T_U8) else \
                 <uint64_t>0xFFFFFFFFFFFFFFFF
             flip = (<uint64_t>1) << 63 if (ty <= T_I64 and cc < CC_LTU) else 0
+            if n == L and ~mask == 0 and setcc_by_shape(w, ins, pd, L, flip, table):
+                return
             if g[n - 1] - g[0] == n - 1:
                 icmp_rows_cc(cc, pd + g[0], ra + g[0], rb + g[0], mask, flip, n)
                 return
@@ -2031,6 +2088,11 @@ cdef inline bint derive_shape(Ctx* c, Worker* w, const int64_t* ins, uint64_t* b
         base[0] = w.shp_base[a]
         stride[0] = w.shp_stride[a]
         return w.shp_ok[a]
+    if op == OP_CVT:                     # between 64-bit integer types: the same bits
+        base[0] = w.shp_base[a]
+        stride[0] = w.shp_stride[a]
+        return w.shp_ok[a] and (ins[C_TY] == T_I64 or ins[C_TY] == T_U64) and \
+            (ins[C_TY2] == T_I64 or ins[C_TY2] == T_U64)
     if op == OP_MOV_SREG:
         sreg = ins[C_TY2]
         stride[0] = 0

@@ -256,3 +256,72 @@ def test_affine_rows_every_block_size(block, op):
         hg.CpuBackend(num_threads=threads).execute_program(
             hg.assemble(source), hg.LaunchConfig(2, block), {"r240": out})
         np.testing.assert_array_equal(out, expected)
+
+
+CONDS = ["eq", "ne", "lt", "le", "gt", "ge", "ltu", "leu", "gtu", "geu"]
+
+
+@given(cond=st.sampled_from(CONDS), ty=st.sampled_from(["u64", "i64"]),
+       base=st.one_of(st.integers(0, 600), st.integers(0, 2**64 - 1),
+                      st.sampled_from([2**63 - 3, 2**63, 2**64 - 5])),
+       stride=st.one_of(st.integers(-9, 9), st.sampled_from([2**32, -(2**32), 2**32 + 1, 2**62])),
+       cut=st.one_of(st.integers(-20, 600), st.integers(0, 2**64 - 1)),
+       swap=st.booleans(), block=st.sampled_from([1, 3, 64, 256]))
+def test_setcc_affine_against_uniform(cond, ty, base, stride, cut, swap, block):
+    """setcc of a lane-affine register against a uniform one, both operand orders, all
+    conditions, signed and unsigned, strides that do and do not wrap around 2^64."""
+    cut_value = (base + cut) % 2**64 if cut < 2**16 else cut
+    a, b = ("r5", "r6") if not swap else ("r6", "r5")
+    source = f"""
+        mov.u64     r234, %gid
+        mov_imm.u64 r20, {stride % 2**64}
+        mul.u64     r5, r234, r20
+        mov_imm.u64 r21, {base}
+        add.u64     r5, r5, r21
+        mov_imm.u64 r6, {cut_value}
+        cvt.{ty}.u64 r5, r5
+        cvt.{ty}.u64 r6, r6
+        set{cond}.{ty} p1, {a}, {b}
+        mov_imm.u8  r7, 1
+        mov_imm.u8  r8, 0
+        sel.u8      r9, p1, r7, r8
+        stg.u8      [r240 + r234], r9
+    """.replace("cvt.u64.u64", "mov.u64")
+    outs = []
+    for be in (hg.ReferenceBackend(), hg.CpuBackend(num_threads=1), hg.CpuBackend(num_threads=2)):
+        out = np.zeros(2 * block, np.uint8)
+        be.execute_program(hg.assemble(source), hg.LaunchConfig(2, block), {"r240": out})
+        outs.append(out)
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(outs[2], outs[0])
+
+
+@pytest.mark.parametrize("cond", CONDS)
+@pytest.mark.parametrize("ty", ["u64", "i64"])
+@pytest.mark.parametrize("stride", [-3, -1, 0, 1, 3])
+@pytest.mark.parametrize("swap", [False, True])
+def test_setcc_affine_boundaries(cond, ty, stride, swap):
+    """Uniform operands placed exactly on, just before and just after the first, a middle and
+    the last lane's value (block of 16 lanes, lane values 100 + stride * lane), and across
+    the signed/unsigned boundary."""
+    base = 100 if ty == "u64" or stride else 2**63 - 1
+    values = [base + stride * k for k in (0, 7, 15)]
+    cuts = sorted({(v + d) % 2**64 for v in values for d in (-1, 0, 1)} | {0, 2**63, 2**64 - 1})
+    lines = ["mov.u64 r234, %gid", f"mov_imm.u64 r20, {stride % 2**64}",
+             "mul.u64 r5, r234, r20", f"mov_imm.u64 r21, {base}", "add.u64 r5, r5, r21",
+             f"cvt.{ty}.u64 r5, r5".replace("cvt.u64.u64", "mov.u64"),
+             "mov_imm.u8 r7, 1", "mov_imm.u8 r8, 0", f"mov_imm.u64 r22, {len(cuts)}",
+             "mul.u64 r23, r234, r22"]
+    for k, cut in enumerate(cuts):
+        a, b = ("r5", "r6") if not swap else ("r6", "r5")
+        lines += [f"mov_imm.u64 r6, {cut}", f"cvt.{ty}.u64 r6, r6".replace("cvt.u64.u64", "mov.u64"),
+                  f"set{cond}.{ty} p1, {a}, {b}", "sel.u8 r9, p1, r7, r8",
+                  f"stg.u8 [r240 + r23], r9", "mov_imm.u64 r24, 1", "add.u64 r23, r23, r24"]
+    program = hg.assemble("\n".join(lines))
+    outs = []
+    for be in (hg.ReferenceBackend(), hg.CpuBackend(num_threads=1), hg.CpuBackend(num_threads=2)):
+        out = np.zeros(16 * len(cuts), np.uint8)
+        be.execute_program(program, hg.LaunchConfig(1, 16), {"r240": out})
+        outs.append(out)
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(outs[2], outs[0])

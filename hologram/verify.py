@@ -99,4 +99,4 @@ def proven(state: Optional[List[int]], kind: str, index: int, ty: Optional[DType
         return True                       # unreachable instruction: never executes
     if kind == "p":
         return state[NREG + index] == PRED_SET
-    return state[index] == _tbit(ty)      # type: ignore[arg-type]
+    return state[index] == _tbit(ty)

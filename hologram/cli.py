@@ -255,7 +255,8 @@ def _bench_script() -> Optional[Path]:
     """bench/run.py of the source checkout this package is imported from, if any."""
     here = Path(__file__).resolve().parent.parent
     script = here / "bench" / "run.py"
-    return script if script.is_file() else None
+    in_checkout = (here / "hologram" / "_core.pyx").is_file()
+    return script if in_checkout and script.is_file() else None
 
 
 def _cmd_bench(argv: Sequence[str]) -> int:

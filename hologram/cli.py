@@ -5,7 +5,7 @@ with .npy buffers and typed scalars), ``bench`` (the benchmark harness of a sour
 ``config`` (:func:`hologram.show_config`) and ``isa-reference`` (docs/reference.md).
 
 Exit codes: 0 success; 1 an invalid program or a fault while running; 2 a usage error (bad
-options or parameter syntax, an unreadable file, a rejected launch configuration).
+options or parameter syntax, an unreadable file, a rejected launch configuration); 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from .errors import AssemblyError, ExecutionError, HologramError, LaunchConfigEr
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 PROG = "hologram"
 
 EPILOG = """\
-exit codes: 0 success, 1 invalid program or fault while running, 2 usage error
+exit codes: 0 success, 1 invalid program or fault while running, 2 usage error,
+            130 interrupted (Ctrl-C)
 
 examples:
   hologram asm kernel.hasm -o kernel.json
@@ -394,6 +395,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UsageError as e:
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:                        # Ctrl-C, hg.Interrupted included
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ExecutionError as e:
         print(f"{PROG} {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_ERROR
@@ -401,9 +405,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{PROG} {args.command}: {type(e).__name__}: {_describe(file, e)}",
               file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:                          # e.g. `hologram disasm x.json | head`
         try:
             sys.stdout = open(os.devnull, "w")

@@ -265,3 +265,11 @@ def test_isa_reference_write_and_check(tmp_path, capsys):
     assert code == 1 and "out of date" in err
     code, out, _ = run(capsys, "isa-reference")
     assert code == 0 and out == render_reference()
+
+
+def test_interrupt_exits_130(files, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise hg.Interrupted("launch interrupted")
+    monkeypatch.setattr(hg.CpuBackend, "execute_program", interrupted)
+    code, out, err = run(capsys, *RUN_VA, "--param", "r4=u64:1000")
+    assert code == 130 and err == "hologram run: interrupted\n"

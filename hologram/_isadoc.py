@@ -7,7 +7,7 @@ the assembler, JSON codec, validator and VM are driven by.
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List, Optional
+from typing import Dict, FrozenSet, List, Tuple
 
 from .isa import (ADDRESS_MODES, ATOMOP, COND, F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG,
                   SADDR, SCOPE, SPECS, SREG, T_ALL, T_FLOAT, T_INT, T_SIGNED, T_WIDE, T_WIDE_INT,
@@ -31,7 +31,7 @@ GROUPS: Dict[str, str] = {
     "atlas": "Atlas instructions (ISA.md §5.10)",
 }
 
-_NAMED_SETS: List[tuple] = [
+_NAMED_SETS: List[Tuple[FrozenSet[DType], str]] = [
     (T_ALL, "all 12"),
     (T_INT, "integers"),
     (T_FLOAT, "floats"),
@@ -165,11 +165,3 @@ def _range(lo: int, hi: int) -> str:
                 return f"-2^{k}"
         return str(v)
     return f"[{fmt(lo)}, {fmt(hi)}]"
-
-
-def main(path: Optional[str] = None) -> str:
-    text = render_reference()
-    if path:
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-    return text

@@ -7,6 +7,7 @@ Quick start::
     hg.launch(prog, grid=4, block=256, params={"r1": a, "r2": b, "r3": c, "r4": ("u64", n)})
 """
 
+from ._config import show_config
 from .backend import (CpuBackend, LaunchConfig, LaunchResult, ReferenceBackend,
                       effective_num_threads, launch, openmp_enabled)
 from .errors import (AllocationFailed, AssemblyError, BarrierDivergence, CallStackOverflow,
@@ -28,5 +29,5 @@ __all__ = [
     "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
     "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
-    "StepLimitExceeded", "Interrupted", "__version__",
+    "StepLimitExceeded", "Interrupted", "show_config", "__version__",
 ]

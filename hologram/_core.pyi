@@ -1,6 +1,6 @@
 """Type stub of the compiled VM module (hologram/_core.pyx)."""
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -8,8 +8,10 @@ OPCODES: Dict[str, int]
 LAYOUT: Dict[str, int]
 FAULT_CODES: Dict[str, int]
 
+def set_atlas_tables(mirror: Sequence[int], degree: Sequence[int], nbrs: Sequence[int]) -> None: ...
 def openmp_enabled() -> bool: ...
 def max_threads() -> int: ...
+def array_address(obj: Any) -> Tuple[int, int, bool]: ...  # (address, nbytes, writable)
 
 class PoolTable:
     def __init__(self, boundary: np.ndarray) -> None: ...  # uint8[::1], pool 0
@@ -19,26 +21,36 @@ class PoolTable:
     def view(self, pid: int) -> Optional[np.ndarray]: ...
     def __len__(self) -> int: ...
 
-def run(
-    code: np.ndarray,         # const int64_t[:, ::1]  (n, NCOL)
-    checks: np.ndarray,       # const int32_t[:, ::1]  (k, 4)
-    nslots: int,
-    grid: Tuple[int, int, int],
-    block: Tuple[int, int, int],
-    shared_size: int,
-    max_steps: Optional[int],
-    buf_handle: np.ndarray,   # const uint64_t[::1], sorted
-    buf_arrays: List[np.ndarray],  # uint8[::1] each
-    boundary: np.ndarray,     # uint8[::1]
-    pools: PoolTable,
-    init_slot: np.ndarray,    # const int64_t[::1]
-    init_tag: np.ndarray,     # const uint8_t[::1]
-    init_val: np.ndarray,     # const uint64_t[::1]
-    sreg_slot: np.ndarray,    # const int64_t[::1] (4,)
-    mirror: np.ndarray,       # const uint8_t[::1] (96,)
-    degree: np.ndarray,       # const uint8_t[::1] (96,)
-    nbrs: np.ndarray,         # const uint8_t[::1] (576,)
-    uses_calls: bool,
-    num_threads: int,
-    resonance: np.ndarray,    # double[::1] (96,), accumulated into
-) -> Optional[Tuple[int, int, int, int, int, int, int, int]]: ...
+class Prepared:
+    nslots: int
+    def __init__(
+        self,
+        code: np.ndarray,          # const int64_t[:, ::1]  (n, NCOL)
+        checks: np.ndarray,        # const int32_t[:, ::1]  (k, 4)
+        nslots: int,
+        sreg_slot: Any,            # 4 slots (r252..r255)
+        uses_calls: bool,
+        uses_phase: bool,
+        needs_tags: bool,
+        npreds: int,
+        written: np.ndarray,       # const uint8_t[::1], per slot
+    ) -> None: ...
+
+class HostTable:
+    def __init__(self, buffers: Dict[int, Any]) -> None: ...
+
+class Engine:
+    def __init__(self, pools: PoolTable, boundary: np.ndarray) -> None: ...
+    def run(
+        self,
+        prog: Prepared,
+        grid: Tuple[int, int, int],
+        block: Tuple[int, int, int],
+        shared_size: int,
+        max_steps: Optional[int],
+        host: HostTable,
+        params: List[Tuple[int, int, int]],   # (handle, address, nbytes)
+        init: List[Tuple[int, int, int]],     # (slot, tag, value)
+        num_threads: int,
+        resonance: Optional[np.ndarray] = None,  # double[::1] (96,), accumulated into
+    ) -> Optional[Tuple[int, int, int, int, int, int, int, int]]: ...

@@ -490,7 +490,7 @@ class Instruction:
         extra = set(fields) - set(names)
         if extra:
             raise ProgramError(f"{variant}: unknown field(s) {sorted(extra)}")
-        values = []
+        values: List[Any] = []
         for f in spec.fields:
             if f.name not in fields:
                 if f.kind == OPTPRED:

@@ -19,13 +19,12 @@ Shape = Tuple[int, int, int]
 def _shape(value: Union[int, Sequence[int], None], what: str) -> Optional[Shape]:
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,)
+    items: Any = (value,) if isinstance(value, int) and not isinstance(value, bool) else value
     try:
-        dims = [int(v) if not isinstance(v, bool) and int(v) == v else None for v in value]
+        dims = [int(v) if not isinstance(v, bool) and int(v) == v else None for v in items]
     except (TypeError, ValueError):
         raise ProgramError(f"{what} must be an int or a tuple of 1-3 ints, got {value!r}") from None
-    if not 1 <= len(dims) <= 3 or None in dims or any(d < 0 for d in dims):
+    if not 1 <= len(dims) <= 3 or any(d is None or d < 0 for d in dims):
         raise ProgramError(f"{what} must be an int or a tuple of 1-3 ints >= 0, got {value!r}")
     return tuple(dims + [1] * (3 - len(dims)))  # type: ignore[return-value]
 
@@ -238,6 +237,7 @@ def _to_json_value(kind: str, v: Any) -> Any:
 
 
 def _instruction_from_json(item: Any) -> Instruction:
+    body: Any
     if isinstance(item, str):
         variant, body = item, {}
     elif isinstance(item, dict) and len(item) == 1:

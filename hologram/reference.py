@@ -785,6 +785,7 @@ def _put(lane: _Lane, plan: _Plan, value: Any) -> None:
     if kind == "p":
         lane.preds[index] = bool(value)
     else:
+        assert ty is not None                 # register destinations always have a type
         lane.write(index, ty, value)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 import math
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from . import floats
 from .errors import AssemblyError, ProgramError
@@ -13,6 +13,9 @@ from .isa import (ATOMOP, COND, F64, GADDR, IDENT, IMM, INT_RANGES, LABEL, OPTPR
                   SADDR, SCOPE, SPECS, SREG, TYPE, U8, U16, U32, U64, BufferOffset, DType,
                   Instruction, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, SReg,
                   Spec)
+
+if TYPE_CHECKING:
+    from .program import Program
 
 __all__ = ["assemble", "format_instruction", "format_imm", "parse_float_imm"]
 
@@ -92,6 +95,7 @@ def _format_g(d: "decimal.Decimal", precision: int) -> str:
     """A nonzero Decimal as Python's ``format(x, f'.{precision}g')`` would print it, plus
     ``.0`` when that has neither ``.`` nor an exponent."""
     sign, digit_tuple, exp = d.as_tuple()
+    assert isinstance(exp, int)              # finite: not 'n', 'N' or 'F'
     digits = "".join(map(str, digit_tuple)).lstrip("0")
     exp10 = exp + len(digits) - 1            # exponent of the leading digit
     digits = digits.rstrip("0")
@@ -190,7 +194,7 @@ class _Line:
             m = _TOKEN.match(code, pos)
             if not m:
                 raise self.error(f"unexpected character {code[pos]!r}", pos + 1)
-            if m.lastgroup != "ws":
+            if m.lastgroup is not None and m.lastgroup != "ws":
                 self.toks.append(_Tok(m.lastgroup, m.group(), pos + 1))
             pos = m.end()
         self.i = 0
@@ -198,7 +202,8 @@ class _Line:
 
     def error(self, message: str, col: Optional[int] = None) -> AssemblyError:
         if col is None:
-            col = self.peek().col if self.peek() else self.end_col
+            t = self.peek()
+            col = t.col if t is not None else self.end_col
         return AssemblyError(message, self.lineno, col, self.source)
 
     def peek(self, k: int = 0) -> Optional[_Tok]:
@@ -228,6 +233,11 @@ class _Line:
 
     def at_end(self) -> bool:
         return self.i >= len(self.toks)
+
+    def expect_end(self, after: str) -> None:
+        t = self.peek()
+        if t is not None:
+            raise self.error(f"unexpected {t.text!r} after {after}")
 
     # ---- operand parsers
 
@@ -375,8 +385,7 @@ _MNEMONIC_CHOICES = {
 def _mnemonic_regex(spec: Spec) -> "re.Pattern[str]":
     from .isa import ENUMS
 
-    def repl(m: re.Match) -> str:
-        name = m.group(1)
+    def repl(name: str) -> str:
         kind = spec.field(name).kind
         if kind == OPTPRED:
             return rf"(?:\.p(?P<{name}>\d+))?"
@@ -385,7 +394,7 @@ def _mnemonic_regex(spec: Spec) -> "re.Pattern[str]":
         return f"(?P<{name}>{choices})"
 
     parts = re.split(r"(\{\w+\})", spec.mnemonic)
-    pattern = "".join(repl(re.match(r"\{(\w+)\}", p)) if p.startswith("{") else re.escape(p)
+    pattern = "".join(repl(p[1:-1]) if p.startswith("{") else re.escape(p)
                       for p in parts)
     return re.compile(pattern + r"\Z", re.IGNORECASE)
 
@@ -418,8 +427,7 @@ def _parse_instruction(line: _Line) -> Instruction:
                 if k:
                     line.expect(",")
                 values[name] = _parse_operand(line, spec, name, values)
-            if not line.at_end():
-                raise line.error(f"unexpected {line.peek().text!r} after the operands")
+            line.expect_end("the operands")
             sreg_ty = values.pop("_sreg_ty", None)
             if sreg_ty is not None and sreg_ty != values["sreg"].dtype:
                 raise line.error(f"{values['sreg'].text} is {values['sreg'].dtype.text}, "
@@ -454,8 +462,13 @@ def _parse_directive(line: _Line, directives: Dict[str, Any]) -> None:
         directives[name] = tuple(dims + [1] * (3 - len(dims)))
     else:
         raise line.error(f"unknown directive {tok.text!r} (.kernel, .block, .shared)", tok.col)
-    if not line.at_end():
-        raise line.error(f"unexpected {line.peek().text!r} after the directive")
+    line.expect_end("the directive")
+
+
+def _at_label(line: _Line) -> bool:
+    """Does the line continue with a label definition (``name:``)?"""
+    t, colon = line.peek(), line.peek(1)
+    return t is not None and t.kind == "word" and colon is not None and colon.text == ":"
 
 
 def assemble(text: str) -> "Program":
@@ -474,8 +487,7 @@ def assemble(text: str) -> "Program":
     directives: Dict[str, Any] = {}
     for lineno, raw in enumerate(text.split("\n"), 1):
         line = _Line(raw[:-1] if raw.endswith("\r") else raw, lineno)
-        while (line.peek() and line.peek().kind == "word" and line.peek(1)
-               and line.peek(1).text == ":"):
+        while _at_label(line):
             t = line.next("label")
             if not IDENT.match(t.text):
                 raise line.error(f"invalid label name {t.text!r}", t.col)
@@ -483,12 +495,13 @@ def assemble(text: str) -> "Program":
                 raise line.error(f"duplicate label {t.text!r}", t.col)
             labels[t.text] = len(instructions)
             line.expect(":")
-        if line.at_end():
+        first = line.peek()
+        if first is None:
             continue
-        if line.peek().text.startswith("."):
+        if first.text.startswith("."):
             _parse_directive(line, directives)
             continue
-        col = line.peek().col
+        col = first.col
         instructions.append(_parse_instruction(line))
         where.append((lineno, col, line.source))
     program = Program(instructions, labels, name=directives.get(".kernel"),

@@ -20,7 +20,8 @@ PRED_SET = 2               # predicate states: bit 0 unwritten, bit 1 written
 NREG = 256
 
 
-def _tbit(t: DType) -> int:
+def _tbit(t: Optional[DType]) -> int:
+    assert t is not None, "register fields always have a type"
     return 1 << (int(t) + 1)
 
 
@@ -98,4 +99,4 @@ def proven(state: Optional[List[int]], kind: str, index: int, ty: Optional[DType
         return True                       # unreachable instruction: never executes
     if kind == "p":
         return state[NREG + index] == PRED_SET
-    return state[index] == _tbit(ty)      # type: ignore[arg-type]
+    return state[index] == _tbit(ty)

@@ -1,6 +1,14 @@
 import os
+import sys
 
 import pytest
+
+# The test modules import their helpers (helpers, isa_testlib, test_differential) as top-level
+# modules: make that work in every import mode (--import-mode=importlib included) and from a
+# copy of tests/ outside the source tree, where the installed hologram is what gets tested.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
@@ -15,6 +23,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="run slow tests (long fuzzing, large launches)")
+
+
+def pytest_configure(config):
+    # also declared in pyproject.toml; here for a copy of tests/ run without it
+    config.addinivalue_line("markers", "slow: long-running tests (fuzzing at scale); run with --runslow")
 
 
 def pytest_collection_modifyitems(config, items):

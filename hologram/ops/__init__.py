@@ -32,7 +32,8 @@ from typing import Any, Callable, Dict, Optional, Union
 from ..backend import CpuBackend
 from ._build import Plan, Prepared
 from .elementwise import (abs, add, clip, div, gelu, maximum, minimum, mul, neg, plan_abs,
-                          plan_binary, plan_clip, plan_neg, plan_scalar, plan_unary, relu,
+                          plan_activation, plan_binary, plan_clip, plan_neg, plan_scalar,
+                          plan_unary, relu,
                           scalar_add, scalar_mul, sigmoid, sub, tanh, vector_add, vector_div,
                           vector_mul, vector_sub)
 from .linalg import gemm, matvec, plan_gemm, plan_matvec
@@ -62,9 +63,9 @@ _PLANNERS: Dict[str, Callable[..., Plan]] = {
     "clip": plan_clip,
     "scalar_add": lambda x, s, out=None: plan_scalar("add", "scalar_add", x, s, out),
     "scalar_mul": lambda x, s, out=None: plan_scalar("mul", "scalar_mul", x, s, out),
-    "sigmoid": lambda x, out=None: sigmoid_plan(x, out, "sigmoid"),
-    "tanh": lambda x, out=None: sigmoid_plan(x, out, "tanh"),
-    "gelu": lambda x, out=None: plan_unary("gelu", "gelu", x, out, _FLOAT),
+    "sigmoid": lambda x, out=None: plan_activation("sigmoid", x, out),
+    "tanh": lambda x, out=None: plan_activation("tanh", x, out),
+    "gelu": lambda x, out=None: plan_activation("gelu", x, out),
     "softmax": plan_softmax,
     "sum": lambda x, axis=None, out=None: plan_reduce("add", "sum", x, axis, out),
     "min": lambda x, axis=None, out=None: plan_reduce("min", "min", x, axis, out),
@@ -84,13 +85,6 @@ _ALIASES = {"add": "vector_add", "sub": "vector_sub", "mul": "vector_mul", "div"
 
 #: The names of the ops (aliases add/sub/mul/div and the helper ``full`` not included).
 OPS = tuple(_PLANNERS)
-
-from ._build import FLOAT as _FLOAT  # noqa: E402
-
-
-def sigmoid_plan(x: Any, out: Any, op: str) -> Plan:
-    return plan_unary("unary", op, x, out, _FLOAT, OP=op)
-
 
 def prepare(op: Union[str, Callable[..., Any]], *args: Any,
             backend: Optional[CpuBackend] = None, num_threads: Optional[int] = None,

@@ -51,6 +51,13 @@ def plan_unary(kernel: str, name: str, x: Any, out: Optional[np.ndarray] = None,
     return Plan([Step(prog, B.linear(x.size), params)], lambda: out)
 
 
+def plan_activation(op: str, x: Any, out: Optional[np.ndarray] = None) -> Plan:
+    """Plan sigmoid, tanh (one ISA instruction each, unary.hasm) or gelu (gelu.hasm)."""
+    if op == "gelu":
+        return plan_unary("gelu", "gelu", x, out, FLOAT)
+    return plan_unary("unary", op, x, out, FLOAT, OP=op)
+
+
 def plan_abs(x: Any, out: Optional[np.ndarray] = None) -> Plan:
     x = B.as_input(x, "abs", "x")
     t = B.type_of(x, ALL, "abs", "x")
@@ -173,20 +180,20 @@ def sigmoid(x: Any, out: Optional[np.ndarray] = None, *, backend: Optional[CpuBa
             num_threads: Optional[int] = None) -> np.ndarray:
     """``1 / (1 + exp(-x))`` (the ISA's ``sigmoid``; f16/bf16 evaluated in f32, rounded once).
     Float dtypes."""
-    return _run(plan_unary("unary", "sigmoid", x, out, FLOAT, OP="sigmoid"), backend, num_threads)
+    return _run(plan_activation("sigmoid", x, out), backend, num_threads)
 
 
 def tanh(x: Any, out: Optional[np.ndarray] = None, *, backend: Optional[CpuBackend] = None,
          num_threads: Optional[int] = None) -> np.ndarray:
     """Hyperbolic tangent (the ISA's ``tanh``). Float dtypes."""
-    return _run(plan_unary("unary", "tanh", x, out, FLOAT, OP="tanh"), backend, num_threads)
+    return _run(plan_activation("tanh", x, out), backend, num_threads)
 
 
 def gelu(x: Any, out: Optional[np.ndarray] = None, *, backend: Optional[CpuBackend] = None,
          num_threads: Optional[int] = None) -> np.ndarray:
     """GELU, **tanh approximation**: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``
     (not the exact erf form). Float dtypes; f16/bf16 computed in f32 and rounded once."""
-    return _run(plan_unary("gelu", "gelu", x, out, FLOAT), backend, num_threads)
+    return _run(plan_activation("gelu", x, out), backend, num_threads)
 
 
 add = vector_add

@@ -599,7 +599,8 @@ def test_kernel_templates():
     a, b, c = np.arange(5.0), np.full(5, 2.0), np.empty(5)
     hg.launch(prog, grid=1, block=256, params={"r1": a, "r2": b, "r3": c, "r4": ("u64", 5)})
     assert c.tolist() == [2.0, 2.0, 2.0, 3.0, 4.0]
-    src = kernels.render("reduce", T="f16", C="f32", O="f16", OP="add", IDENT="0", SHARED=1024)
+    src = kernels.render("reduce", T="f16", C="f32", O="f16", OP="add", IDENT="0", SHARED=1024,
+                         BLOCK=256, HALF=128)
     assert "cvt.f32.f16" in src and "cvt.f16.f32" in src and "?" not in src
     with pytest.raises(FileNotFoundError):
         kernels.template("nope")

@@ -52,14 +52,15 @@ def plan_matvec(a: Any, x: Any, out: Optional[np.ndarray] = None) -> Plan:
         raise ValueError(f"matvec: a is {a.shape} but x has {x.shape[0]} elements")
     res = B.output(out, (rows,), a.dtype, "matvec", (a, x))
     c = B.compute_type(t)
-    g = split(ncols)
+    lanes, g = split(ncols)
     keep: List[Any] = []
     dst, o = res, t
     if g > 1:
         dst, o = np.empty(rows * g, np.dtype(c.numpy)), c
         keep.append(dst)
-    prog = B.program("matvec", T=t.text, C=c.text, O=o.text, SHARED=B.BLOCK * c.size)
-    steps = [Step(prog, LaunchConfig(grid=(g, rows), block=B.BLOCK),
+    prog = B.program("matvec", T=t.text, C=c.text, O=o.text, SHARED=lanes * c.size,
+                     BLOCK=lanes, HALF=lanes // 2)
+    steps = [Step(prog, LaunchConfig(grid=(g, rows), block=lanes),
                   {"r1": a, "r2": x, "r3": dst, "r4": ("u64", ncols)})]
     if g > 1:
         steps += reduce_steps("add", dst, c, rows, g, c, t, res, keep)

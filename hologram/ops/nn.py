@@ -6,7 +6,7 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from ..backend import CpuBackend, LaunchConfig
+from ..backend import CpuBackend
 from . import _build as B
 from ._build import FLOAT, Plan, Step
 from .reductions import reduce_steps, scale_step
@@ -27,13 +27,15 @@ def plan_softmax(x: Any, out: Optional[np.ndarray] = None) -> Plan:
     cd = np.dtype(c.numpy)
     m, s, e = np.empty(rows, cd), np.empty(rows, cd), np.empty(rows * ncols, cd)
     keep: List[Any] = [m, s, e]
-    grid = LaunchConfig(grid=(-(-ncols // B.BLOCK), rows), block=B.BLOCK)
+    grid = B.linear(rows * ncols)
     steps = reduce_steps("max", x, t, rows, ncols, c, c, m, keep)
     steps.append(Step(B.program("rowwise", ("exp",), T=t.text, C=c.text, KIND="exp"), grid,
-                      {"r1": x, "r2": m, "r3": e, "r4": ("u64", ncols)}))
+                      {"r1": x, "r2": m, "r3": e, "r4": ("u64", ncols),
+                       "r5": ("u64", rows * ncols)}))
     steps += reduce_steps("add", e, c, rows, ncols, c, c, s, keep)
     steps.append(Step(B.program("rowwise", ("div",), T=t.text, C=c.text, KIND="div"), grid,
-                      {"r1": e, "r2": s, "r3": res, "r4": ("u64", ncols)}))
+                      {"r1": e, "r2": s, "r3": res, "r4": ("u64", ncols),
+                       "r5": ("u64", rows * ncols)}))
     return Plan(steps, lambda: res, keep)
 
 

@@ -1,9 +1,10 @@
 """Reductions (sum, min, max, mean) as block reductions in shared memory (reduce.hasm).
 
-A reduction over ``ncols`` elements per row is split over ``g`` blocks per row, ``g`` depending
-only on ``ncols`` (at most 64, about 4096 elements per block). Each block folds its share
-(strided per lane, then a bar.sync tree in shared memory) into one partial; when ``g > 1`` a
-second launch folds the ``g`` partials of each row. No float atomics are used, so results are
+A reduction over ``ncols`` elements per row runs on ``g`` blocks of ``lanes`` lanes per row,
+both depending only on ``ncols`` (:func:`split`: about 16 elements per lane, 32 to 256 lanes,
+at most 64 blocks per row). Each block folds its share (strided per lane, then a bar.sync tree
+in shared memory) into one partial; when ``g > 1`` a second launch folds the ``g`` partials of
+each row. No float atomics are used, so results are
 deterministic: the same bits for every thread count and every run.
 """
 
@@ -21,12 +22,17 @@ from ._build import ALL, FLOAT, Plan, Step
 __all__ = ["sum", "min", "max", "mean"]
 
 MAX_SPLIT = 64
-PER_BLOCK = 4096
+PER_LANE = 16
 
 
-def split(ncols: int) -> int:
-    """Blocks per row of the first pass (a function of the size only: deterministic)."""
-    return int(np.clip(-(-ncols // PER_BLOCK), 1, MAX_SPLIT))
+def split(ncols: int) -> Tuple[int, int]:
+    """(lanes per block, blocks per row) of the first pass, a function of the row length only
+    (so results are deterministic): about PER_LANE elements per lane, since the shared-memory
+    tree costs as much as a few dozen elements; short rows get narrower blocks."""
+    lanes = 32
+    while lanes < 256 and lanes * PER_LANE < ncols:
+        lanes *= 2
+    return lanes, int(np.clip(-(-ncols // (lanes * PER_LANE)), 1, MAX_SPLIT))
 
 
 def identity(op: str, t: DType) -> str:
@@ -45,19 +51,21 @@ def reduce_steps(op: str, x: np.ndarray, t: DType, rows: int, ncols: int, c: DTy
                  out: np.ndarray, keep: List[Any]) -> List[Step]:
     """Launches folding each row of ``x`` (rows x ncols, type t) with ``op`` into ``out``
     (rows elements of type o), accumulating in type c."""
-    g = split(ncols)
+    lanes, g = split(ncols)
 
-    def step(src, src_t, dst, dst_t, width, blocks):
+    def step(src, src_t, dst, dst_t, width, lanes, blocks):
         prog = B.program("reduce", OP=op, T=src_t.text, C=c.text, O=dst_t.text,
-                         IDENT=identity(op, c), SHARED=B.BLOCK * c.size)
-        cfg = LaunchConfig(grid=(blocks, rows), block=B.BLOCK)
+                         IDENT=identity(op, c), SHARED=lanes * c.size, BLOCK=lanes,
+                         HALF=lanes // 2)
+        cfg = LaunchConfig(grid=(blocks, rows), block=lanes)
         return Step(prog, cfg, {"r1": src, "r2": dst, "r3": ("u64", width)})
 
     if g == 1:
-        return [step(x, t, out, o, ncols, 1)]
+        return [step(x, t, out, o, ncols, lanes, 1)]
     partial = np.empty(rows * g, np.dtype(c.numpy))
     keep.append(partial)
-    return [step(x, t, partial, c, ncols, g), step(partial, c, out, o, g, 1)]
+    return [step(x, t, partial, c, ncols, lanes, g),
+            step(partial, c, out, o, g, split(g)[0], 1)]
 
 
 def _layout(x: np.ndarray, axis: Optional[int], op: str) -> Tuple[int, int, Tuple[int, ...]]:

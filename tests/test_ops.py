@@ -355,7 +355,7 @@ def assert_matmul(got, a, b):
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (16, 16, 16), (17, 33, 15), (40, 0, 3), (0, 5, 4),
-                                   (64, 100, 48)])
+                                   (64, 100, 48), (130, 70, 150)])
 @pytest.mark.parametrize("dt", FLOATS, ids=ids)
 def test_gemm(dt, shape):
     m, k, n = shape

@@ -13,12 +13,12 @@ from .reductions import reduce_steps, split
 
 __all__ = ["gemm", "matvec"]
 
-TILE = 16
+TILE = 64          # C tile per block (16 x 16 lanes, 4 x 4 outputs each)
 
 
 def plan_gemm(a: Any, b: Any, out: Optional[np.ndarray] = None) -> Plan:
-    """Plan ``a @ b`` for 2-D float arrays: one launch of gemm.hasm on a 2-D grid of 16x16
-    tiles."""
+    """Plan ``a @ b`` for 2-D float arrays: one launch of gemm.hasm on a 2-D grid of 64x64
+    tiles of C."""
     a = B.as_input(a, "gemm", "a")
     b = B.as_input(b, "gemm", "b")
     B.same_dtype("gemm", a=a, b=b)
@@ -30,8 +30,8 @@ def plan_gemm(a: Any, b: Any, out: Optional[np.ndarray] = None) -> Plan:
         raise ValueError(f"gemm: inner dimensions differ: a is {a.shape}, b is {b.shape}")
     res = B.output(out, (m, n), a.dtype, "gemm", (a, b))
     c = B.compute_type(t)
-    prog = B.program("gemm", T=t.text, C=c.text, SHARED=2 * TILE * TILE * c.size)
-    cfg = LaunchConfig(grid=(-(-n // TILE), -(-m // TILE)), block=(TILE, TILE))
+    prog = B.program("gemm", T=t.text, C=c.text, SHARED=TILE * TILE * c.size)
+    cfg = LaunchConfig(grid=(-(-n // TILE), -(-m // TILE)), block=(16, 16))
     step = Step(prog, cfg, {"r1": a, "r2": b, "r3": res, "r4": ("u64", m), "r5": ("u64", n),
                             "r6": ("u64", k)})
     return Plan([step], lambda: res)
@@ -69,9 +69,10 @@ def plan_matvec(a: Any, x: Any, out: Optional[np.ndarray] = None) -> Plan:
 
 def gemm(a: Any, b: Any, out: Optional[np.ndarray] = None, *,
          backend: Optional[CpuBackend] = None, num_threads: Optional[int] = None) -> np.ndarray:
-    """Matrix product ``a @ b`` of 2-D float arrays (M x K by K x N), a 16x16-tiled kernel that
-    stages tiles in shared memory (bar.sync between phases) and accumulates with fma (in f32
-    for f16/bf16). ``out`` must not overlap the inputs."""
+    """Matrix product ``a @ b`` of 2-D float arrays (M x K by K x N): a tiled kernel on a 2-D
+    grid (64 x 64 tiles of C per 16 x 16-lane block, 4 x 4 outputs per lane) that stages
+    16-wide slices of A and B in shared memory (bar.sync between phases) and accumulates with
+    fma (in f32 for f16/bf16). ``out`` must not overlap the inputs."""
     return B.run(plan_gemm(a, b, out), backend, num_threads)
 
 

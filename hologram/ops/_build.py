@@ -120,8 +120,8 @@ def scalar(t: DType, value: Any, op: str, arg: str) -> Tuple[str, Any]:
         except TypeError:
             raise TypeError(f"{op}: {arg} must be an integer for dtype {t.text}, "
                             f"got {value!r}") from None
-        bits = t.bits
-        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if t.is_signed else (0, (1 << bits) - 1)
+        info = np.iinfo(t.numpy)
+        lo, hi = int(info.min), int(info.max)
         if not lo <= v <= hi:
             raise ValueError(f"{op}: {arg} = {v} is out of range for {t.text}")
         return (t.text, v)

@@ -7,20 +7,18 @@ writes ``out=`` (which may be exactly one of the inputs: in-place use is allowed
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, FrozenSet, Optional
 
 import numpy as np
 
 from ..backend import CpuBackend
+from ..isa import DType
 from . import _build as B
 from ._build import ALL, FLOAT, Plan, Step
 
 __all__ = ["vector_add", "vector_sub", "vector_mul", "vector_div", "minimum", "maximum",
            "abs", "neg", "relu", "clip", "scalar_add", "scalar_mul", "sigmoid", "tanh", "gelu",
            "add", "sub", "mul", "div"]
-
-_builtin_abs = abs
-
 
 def plan_binary(op: str, name: str, a: Any, b: Any, out: Optional[np.ndarray] = None) -> Plan:
     """Plan ``out = a OP b`` (binary.hasm); OP is an ISA mnemonic."""
@@ -38,16 +36,17 @@ def plan_binary(op: str, name: str, a: Any, b: Any, out: Optional[np.ndarray] = 
 
 
 def plan_unary(kernel: str, name: str, x: Any, out: Optional[np.ndarray] = None,
-               allowed=ALL, extra: Optional[dict] = None, **subs: Any) -> Plan:
-    """Plan a one-input element-wise kernel ``kernel`` (r1 = x, r3 = out, r4 = n)."""
+               allowed: FrozenSet[DType] = ALL, extra: Optional[Dict[str, Any]] = None,
+               **subs: Any) -> Plan:
+    """Plan a one-input element-wise kernel ``kernel`` (r1 = x, r3 = out, r4 = n; ``extra``
+    adds launch parameters, ``subs`` template substitutions)."""
     x = B.as_input(x, name, "x")
     t = B.type_of(x, allowed, name, "x")
     out = B.output(out, x.shape, x.dtype, name, (x,), elementwise=True)
     prog = B.program(kernel, T=t.text, C=B.compute_type(t).text, NAME=f"{name}_{t.text}",
-                     **{k: (v(t) if callable(v) else v) for k, v in subs.items()})
-    params = {"r1": x, "r3": out, "r4": ("u64", x.size)}
-    if extra:
-        params.update({k: (v(t) if callable(v) else v) for k, v in extra.items()})
+                     **subs)
+    params: Dict[str, Any] = {"r1": x, "r3": out, "r4": ("u64", x.size)}
+    params.update(extra or {})
     return Plan([Step(prog, B.linear(x.size), params)], lambda: out)
 
 
@@ -59,12 +58,14 @@ def plan_activation(op: str, x: Any, out: Optional[np.ndarray] = None) -> Plan:
 
 
 def plan_abs(x: Any, out: Optional[np.ndarray] = None) -> Plan:
+    """Plan abs: the ISA's abs for signed and float types, a copy for unsigned ones."""
     x = B.as_input(x, "abs", "x")
     t = B.type_of(x, ALL, "abs", "x")
     return plan_unary("unary", "abs", x, out, OP="mov" if t.is_int and not t.is_signed else "abs")
 
 
 def plan_neg(x: Any, out: Optional[np.ndarray] = None) -> Plan:
+    """Plan neg: the ISA's neg, or 0 - x (neg_unsigned.hasm) for unsigned types."""
     x = B.as_input(x, "neg", "x")
     t = B.type_of(x, ALL, "neg", "x")
     if t.is_int and not t.is_signed:
@@ -73,6 +74,7 @@ def plan_neg(x: Any, out: Optional[np.ndarray] = None) -> Plan:
 
 
 def plan_scalar(op: str, name: str, x: Any, s: Any, out: Optional[np.ndarray] = None) -> Plan:
+    """Plan ``x OP s`` with the scalar s bound as a typed parameter (scalar.hasm)."""
     x = B.as_input(x, name, "x")
     t = B.type_of(x, ALL, name, "x")
     value = B.scalar(t, s, name, "s")
@@ -80,10 +82,12 @@ def plan_scalar(op: str, name: str, x: Any, s: Any, out: Optional[np.ndarray] = 
 
 
 def plan_clip(x: Any, lo: Any, hi: Any, out: Optional[np.ndarray] = None) -> Plan:
+    """Plan clip (clip.hasm) with lo and hi as typed parameters."""
     x = B.as_input(x, "clip", "x")
     t = B.type_of(x, ALL, "clip", "x")
     return plan_unary("clip", "clip", x, out,
-                      extra={"r5": B.scalar(t, lo, "clip", "lo"), "r6": B.scalar(t, hi, "clip", "hi")})
+                      extra={"r5": B.scalar(t, lo, "clip", "lo"),
+                             "r6": B.scalar(t, hi, "clip", "hi")})
 
 
 def _run(plan: Plan, backend: Optional[CpuBackend], num_threads: Optional[int]) -> np.ndarray:

@@ -16,10 +16,12 @@ __all__ = ["copy", "fill", "full", "gather"]
 
 
 def plan_copy(x: Any, out: Optional[np.ndarray] = None) -> Plan:
+    """Plan a copy: unary.hasm with ``mov`` (bit-exact)."""
     return plan_unary("unary", "copy", x, out, OP="mov")
 
 
 def plan_fill(out: np.ndarray, value: Any) -> Plan:
+    """Plan fill.hasm: value bound as a typed parameter of out's dtype."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"fill: out must be a numpy array, got {type(out).__name__}")
     t = B.type_of(out, ALL, "fill", "out")
@@ -31,6 +33,7 @@ def plan_fill(out: np.ndarray, value: Any) -> Plan:
 
 
 def plan_gather(x: Any, indices: Any, out: Optional[np.ndarray] = None) -> Plan:
+    """Plan gather.hasm for x (flattened) and an integer index array of any shape."""
     x = B.as_input(x, "gather", "x")
     idx = B.as_input(indices, "gather", "indices")
     t = B.type_of(x, ALL, "gather", "x")

@@ -33,9 +33,10 @@ _BY_NUMPY: Dict[np.dtype, DType] = {np.dtype(t.numpy): t for t in DType if t != 
 
 def isa_type(dtype: np.dtype) -> Optional[DType]:
     """The ISA type of a numpy dtype (bfloat16 from ml_dtypes included), or None."""
-    if dtype.name == "bfloat16":
+    t = _BY_NUMPY.get(dtype)
+    if t is None and dtype.name == "bfloat16":
         return DType.BF16
-    return _BY_NUMPY.get(dtype)
+    return t
 
 
 def compute_type(t: DType) -> DType:
@@ -137,8 +138,9 @@ def program(name: str, flags: Tuple[str, ...] = (), **subs: Any) -> Program:
     return assemble(kernels.render(name, flags, **subs))
 
 
+@lru_cache(maxsize=256)
 def linear(n: int) -> LaunchConfig:
-    """One lane per element, 256-lane blocks."""
+    """One lane per element, 256-lane blocks (configs are immutable: cached per size)."""
     return LaunchConfig.linear(n, BLOCK)
 
 

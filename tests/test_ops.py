@@ -338,6 +338,11 @@ def test_loss_edge_cases():
     assert ops.binary_cross_entropy(p, t) == pytest.approx((100 + 100 + np.log(2)) / 3)
     assert ops.cross_entropy(p[None, :], t[None, :]) == ops.cross_entropy(p, t)
     assert np.isnan(ops.mse(np.zeros(0), np.zeros(0)))
+    y = np.array([1.0, 1.0], np.float32)
+    for bad in (np.nan, -0.5, 1.5):          # NaN logs are not clamped away
+        q = np.array([bad, 0.5], np.float32)
+        assert np.isnan(ops.binary_cross_entropy(q, y))
+        assert np.isnan(ops.cross_entropy(q, y)) == (bad != 1.5)     # log(1.5) is finite
     out = np.empty((), np.float64)
     assert ops.mse(p, t, out=out) is out and out[()] == pytest.approx(((p - t) ** 2).mean())
 

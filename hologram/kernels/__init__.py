@@ -12,7 +12,8 @@ docs/ISA.md §8, with two template devices that :func:`render` expands:
   ``{NAME}`` and ``{KIND}``.
 * conditional lines: a line that starts with ``?flag`` is kept (with the marker blanked) only
   when ``flag`` is set. :func:`render` sets ``widen`` when ``{C}`` differs from ``{T}``,
-  ``narrow`` when ``{O}`` differs from ``{C}``, ``signed``/``unsigned`` from ``{I}``, and any
+  ``narrow`` when ``{O}`` differs from ``{C}``, ``float``/``int`` from ``{T}``,
+  ``signed``/``unsigned`` from ``{I}``, and any
   extra flags passed in (``exp``/``div`` for rowwise.hasm, ``mse``/``xent``/``bce`` for
   loss.hasm).
 
@@ -58,7 +59,7 @@ def render(name: str, flags: Iterable[str] = (), **subs: object) -> str:
 
     ``T`` (required by most kernels), ``C`` (default ``T``), ``O`` (default ``C``) and ``I`` are
     type names; their log2 sizes ``S``, ``SC``, ``SO``, ``SI`` and the flags ``widen``,
-    ``narrow``, ``signed``, ``unsigned`` are derived from them. Other keys are substituted as
+    ``narrow``, ``float``, ``int``, ``signed``, ``unsigned`` are derived from them. Other keys are substituted as
     given. Returns ISA text ready for :func:`hologram.assemble`.
     """
     values: Dict[str, object] = dict(subs)
@@ -73,6 +74,7 @@ def render(name: str, flags: Iterable[str] = (), **subs: object) -> str:
             active.add("widen")
         if o != c:
             active.add("narrow")
+        active.add("float" if str(t)[0] in "fb" else "int")
     i = values.get("I")
     if i is not None:
         values.setdefault("SI", _LOG2[_SIZES[str(i)]])

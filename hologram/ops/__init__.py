@@ -33,9 +33,8 @@ from ..backend import CpuBackend
 from ._build import Plan, Prepared
 from .elementwise import (abs, add, clip, div, gelu, maximum, minimum, mul, neg, plan_abs,
                           plan_activation, plan_binary, plan_clip, plan_neg, plan_scalar,
-                          plan_unary, relu,
-                          scalar_add, scalar_mul, sigmoid, sub, tanh, vector_add, vector_div,
-                          vector_mul, vector_sub)
+                          plan_unary, relu, scalar_add, scalar_mul, sigmoid, sub, tanh,
+                          vector_add, vector_div, vector_mul, vector_sub)
 from .linalg import gemm, matvec, plan_gemm, plan_matvec
 from .memory import copy, fill, full, gather, plan_copy, plan_fill, plan_gather
 from .nn import binary_cross_entropy, cross_entropy, mse, plan_loss, plan_softmax, softmax

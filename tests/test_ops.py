@@ -615,3 +615,22 @@ def test_kernel_templates():
     assert "cvt.f32.f16" in src and "cvt.f16.f32" in src and "?" not in src
     with pytest.raises(FileNotFoundError):
         kernels.template("nope")
+
+
+def test_kernels_agree_with_the_reference_interpreter():
+    """The ops' kernels are plain ISA: the pure-Python reference interpreter (lane by lane,
+    barriers as ISA.md §6.3) gives the same bits as the VM."""
+    ref = hg.ReferenceBackend()
+    r = np.random.default_rng(7)
+    x = r.standard_normal(300).astype(np.float32)
+    a = r.standard_normal((5, 70)).astype(np.float32)
+    b = r.standard_normal((70, 3)).astype(np.float32)
+    p = r.uniform(0.1, 0.9, 50)
+    y = (r.random(50) < 0.5) * 1.0
+    calls = [(ops.sum, (x,)), (ops.max, (x,)), (ops.mean, (x.astype(F16),)),
+             (ops.gemm, (a, b)), (ops.softmax, (a,)), (ops.matvec, (a, a[0])),
+             (ops.gather, (x, np.array([-1, 3], np.int16))), (ops.relu, (x,)),
+             (ops.clip, (x, -1, 1)), (ops.binary_cross_entropy, (p, y)),
+             (ops.cross_entropy, (p, y)), (ops.gelu, (x,)), (ops.neg, (x.view(np.uint32),))]
+    for op, args in calls:
+        assert_bits(np.asarray(op(*args, backend=ref)), np.asarray(op(*args))), op.__name__

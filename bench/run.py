@@ -2,6 +2,7 @@
 
     python bench/run.py             # n = 2^8 ... 2^22, every kernel
     python bench/run.py --quick     # a short run (fewer sizes, shorter timing)
+    python bench/run.py --ops       # hologram.ops vs numpy at n = 2^20 (bench/ops.py)
 
 For every kernel and size: the sequential run (num_threads=1), the parallel run (all threads)
 and the numpy equivalent, measured in the same process: warm-up, then the median of repeated
@@ -80,7 +81,11 @@ def main(argv=None) -> int:
     ap.add_argument("--min-exp", type=int, default=8, help="smallest size 2^k (default 8)")
     ap.add_argument("--max-exp", type=int, default=22, help="largest size 2^k (default 22)")
     ap.add_argument("--step", type=int, default=1, help="exponent step (default 1)")
-    ap.add_argument("--kernels", default="", help="comma-separated kernel names (default all)")
+    ap.add_argument("--kernels", default="", help="comma-separated kernel names (default all); "
+                    "with --ops, op names")
+    ap.add_argument("--ops", action="store_true",
+                    help="time hologram.ops against numpy (n = 2^20, gemm 512x512) instead of "
+                         "the kernels")
     ap.add_argument("--threads", type=int, default=None, help="parallel thread count (default all)")
     ap.add_argument("--budget", type=float, default=None, help="seconds per measurement")
     ap.add_argument("--out", default=str(HERE / "results"), help="output folder for JSON and PNG")
@@ -102,6 +107,9 @@ def main(argv=None) -> int:
     print(f"hologram {hg.__version__} benchmark — {header['date']}")
     print(f"CPU: {header['cpu']} ({header['cores']} cores); parallel = {threads} threads; "
           f"OpenMP {'on' if header['openmp'] else 'off'}; numpy {np.__version__}")
+
+    if args.ops:
+        return main_ops(args, header, budget, threads)
 
     rng = np.random.default_rng(12345)
     be = hg.CpuBackend()
@@ -144,6 +152,19 @@ def main(argv=None) -> int:
         indent=1))
     plot(results, header, out / "bench.png")
     print(f"\nwrote {out / 'results.json'} and {out / 'bench.png'}")
+    return 0
+
+
+def main_ops(args, header: Dict, budget: float, threads: int) -> int:
+    """The ops table (bench/ops.py): each op sequential and parallel against numpy."""
+    from ops import print_ops_table, run_ops
+    names = [k for k in args.kernels.split(",") if k]
+    rows = run_ops(timeit, budget, threads, names)
+    print_ops_table(rows, fmt_time, threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ops.json").write_text(json.dumps({"machine": header, "ops": rows}, indent=1))
+    print(f"\nwrote {out / 'ops.json'}")
     return 0
 
 

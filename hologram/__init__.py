@@ -22,6 +22,14 @@ from .text import assemble
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``hg.ops`` and ``hg.kernels`` are imported on first use (the VM path never needs them)."""
+    if name in ("ops", "kernels"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "assemble", "Program", "Instruction", "DType", "CpuBackend", "ReferenceBackend",
     "LaunchConfig", "LaunchResult", "launch", "openmp_enabled", "effective_num_threads",

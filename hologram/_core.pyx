@@ -1622,6 +1622,73 @@ cdef bint setcc_by_shape(Worker* w, const int64_t* ins, uint8_t* pd, int64_t L, 
     return 1
 
 
+cdef inline bint fcond(int cc, double x, double y) noexcept nogil:
+    """Ordered comparisons are false on NaN; ne is true on NaN (unordered)."""
+    if cc == CC_EQ:
+        return x == y
+    if cc == CC_NE:
+        return not (x == y)
+    if cc == CC_LT:
+        return x < y
+    if cc == CC_LE:
+        return x <= y
+    if cc == CC_GT:
+        return x > y
+    return x >= y
+
+
+cdef inline void fcmp_rows(int cc, bint f64, uint8_t* pd, const uint64_t* ra,
+                           const uint64_t* rb, int n) noexcept nogil:
+    """pd = a CC b over contiguous lanes of f32 or f64, for a constant cc and width."""
+    cdef int i
+    for i in range(n):
+        if f64:
+            pd[i] = 1 + fcond(cc, hg_f64(ra[i]), hg_f64(rb[i]))
+        else:
+            pd[i] = 1 + fcond(cc, hg_f32(ra[i]), hg_f32(rb[i]))
+
+
+cdef inline void fcmp_rows_w(int cc, bint f64, uint8_t* pd, const uint64_t* ra,
+                             const uint64_t* rb, int n) noexcept nogil:
+    if f64:
+        fcmp_rows(cc, 1, pd, ra, rb, n)
+    else:
+        fcmp_rows(cc, 0, pd, ra, rb, n)
+
+
+cdef inline void fcmp_rows_cc(int cc, bint f64, uint8_t* pd, const uint64_t* ra,
+                              const uint64_t* rb, int n) noexcept nogil:
+    if cc >= CC_LTU:
+        cc = cc - CC_LTU + CC_LT
+    if cc == CC_EQ:
+        fcmp_rows_w(CC_EQ, f64, pd, ra, rb, n)
+    elif cc == CC_NE:
+        fcmp_rows_w(CC_NE, f64, pd, ra, rb, n)
+    elif cc == CC_LT:
+        fcmp_rows_w(CC_LT, f64, pd, ra, rb, n)
+    elif cc == CC_LE:
+        fcmp_rows_w(CC_LE, f64, pd, ra, rb, n)
+    elif cc == CC_GT:
+        fcmp_rows_w(CC_GT, f64, pd, ra, rb, n)
+    else:
+        fcmp_rows_w(CC_GE, f64, pd, ra, rb, n)
+
+
+cdef inline void sel_rows(uint64_t* d, const uint8_t* p, const uint64_t* a, const uint64_t* b,
+                          const int32_t* g, int n) noexcept nogil:
+    cdef int i, lane
+    cdef uint64_t m
+    if g[n - 1] - g[0] == n - 1:      # branch-free: lanes' predicates are unpredictable
+        for lane in range(g[0], g[0] + n):
+            m = <uint64_t>0 - <uint64_t>(p[lane] == 2)
+            d[lane] = b[lane] ^ ((a[lane] ^ b[lane]) & m)
+    else:
+        for i in range(n):
+            lane = g[i]
+            m = <uint64_t>0 - <uint64_t>(p[lane] == 2)
+            d[lane] = b[lane] ^ ((a[lane] ^ b[lane]) & m)
+
+
 cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
                                 int64_t pc) noexcept nogil:
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
@@ -1654,6 +1721,9 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
                 y = (rb[lane] & mask) ^ flip
                 pd[lane] = 1 + ((table >> ((x < y) + 2 * (x == y))) & 1)
         else:
+            if (ty == T_F32 or ty == T_F64) and g[n - 1] - g[0] == n - 1:
+                fcmp_rows_cc(cc, ty == T_F64, pd + g[0], ra + g[0], rb + g[0], n)
+                return
             for i in range(n):
                 lane = g[i]
                 if ty == T_F64:
@@ -1663,6 +1733,12 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
                     fx = ld_f(ty, ra[lane])
                     fy = ld_f(ty, rb[lane])
                 pd[lane] = 1 + ((table >> ((fx < fy) + 2 * (fx == fy) + 4 * (fx != fx or fy != fy))) & 1)
+        return
+    if ins[C_TY2]:            # SEL whose sources the verifier proved: a plain select
+        sel_rows(w.regs + ins[C_DST] * L, w.preds + ins[C_A] * L, w.regs + ins[C_B] * L,
+                 w.regs + ins[C_C] * L, g, n)
+        write_tags(w.tags + ins[C_DST] * L if c.needs_tags else NULL, tag, g, n,
+                   g[0] if g[n - 1] - g[0] == n - 1 else -1)
         return
     for i in range(n):        # SEL: the predicate was checked; read only the selected source
         lane = g[i]

@@ -120,7 +120,14 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
         code[pc, L_["C_CHKN"]] = len(checks) - code[pc, L_["C_CHK0"]]
     table = np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4)
     instrs = low.program.instructions
-    needs_tags = bool(checks) or any(ins.variant == "SEL" for ins in instrs)
+    # SEL reads only the selected source: proven sources need no tag check (C_TY2 = 1).
+    unproven_sel = False
+    for pc, ins in enumerate(instrs):
+        if ins.variant == "SEL":
+            ok = all(verify.proven(states[pc], "r", r, ins.ty) for r in (ins.src_true, ins.src_false))
+            code[pc, L_["C_TY2"]] = int(ok)
+            unproven_sel |= not ok
+    needs_tags = bool(checks) or unproven_sel
     preds = [v for ins in instrs for f, v in zip(ins.spec.fields, ins.values)
              if f.kind in (PRED, OPTPRED) and v is not None]
     written = np.zeros(max(low.nslots, 1), np.uint8)

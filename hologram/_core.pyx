@@ -1939,6 +1939,28 @@ cdef inline int count_true(const uint8_t* pred, const int32_t* g, int n) noexcep
     return k
 
 
+cdef inline int split_group(Worker* w, int32_t* g, int n, const uint8_t* pred, int64_t taken,
+                            int64_t fallthrough, int64_t* pc, int64_t* limit) noexcept nogil:
+    """A divergent branch: the lanes going to the lower pc stay in the group (which is then
+    the block's lowest, as the scheduler would pick); the others wait at the higher pc, which
+    becomes the group's limit (where it stops so they merge). Returns the group's size."""
+    cdef int64_t lo = taken if taken < fallthrough else fallthrough
+    cdef int64_t hi = taken + fallthrough - lo, dest
+    cdef int i, m = 0, lane
+    for i in range(n):
+        lane = g[i]
+        dest = taken if pred[lane] == 2 else fallthrough
+        if dest == lo:
+            g[m] = lane
+            m += 1
+        else:
+            w.pc[lane] = <int32_t>hi
+    pc[0] = lo
+    if hi < limit[0]:
+        limit[0] = hi
+    return m
+
+
 cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t limit) noexcept nogil:
     """Run a group of lanes that share `pc` until it splits, merges, waits or ends.
 
@@ -1992,10 +2014,7 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
             elif ntaken == 0:
                 pc += 1
             else:
-                for i in range(n):
-                    lane = g[i]
-                    w.pc[lane] = <int32_t>(target if w.preds[ins[C_PRED] * L + lane] == 2 else pc + 1)
-                return 0
+                n = split_group(w, g, n, w.preds + ins[C_PRED] * L, target, pc + 1, &pc, &limit)
             continue
         if op == OP_LOOP:
             ntaken = 0
@@ -2282,18 +2301,13 @@ cdef inline void fill_u64(uint64_t* r, uint64_t v, int64_t n) noexcept nogil:
         r[i] = v
 
 
-cdef inline bint any_running_or_waiting(const uint8_t* state, int64_t L) noexcept nogil:
-    """A branch-free pass (vectorized) for the common end of a block: every lane done."""
-    cdef int64_t lane
-    cdef int k = 0
-    for lane in range(L):
-        k += state[lane] != DONE
-    return k != 0
-
-
 cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
-    """Run every lane of block b to its end. Returns 1 if the launch was aborted."""
-    cdef int64_t L = c.L, lane, minpc, other, none = c.ncode + 1
+    """Run every lane of block b to its end. Returns 1 if the launch was aborted.
+
+    Between groups the scheduler picks the lowest pc among running lanes (reconvergence);
+    its passes over the block are branch-free so the compiler can vectorize them."""
+    cdef int64_t L = c.L, lane
+    cdef int32_t none = <int32_t>(c.ncode + 1), minpc, other, p
     cdef int n, nwait
     cdef int32_t bid
     cdef bint same
@@ -2303,16 +2317,12 @@ cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     if run_group(c, w, w.group, <int>L, 0, none):
         return 1
     while True:
-        if not any_running_or_waiting(w.state, L):
-            return 0
         minpc = none
         nwait = 0
         for lane in range(L):
-            if w.state[lane] == RUNNING:
-                if w.pc[lane] < minpc:
-                    minpc = w.pc[lane]
-            elif w.state[lane] == WAITING:
-                nwait += 1
+            p = w.pc[lane] if w.state[lane] == RUNNING else none
+            minpc = p if p < minpc else minpc
+            nwait += w.state[lane] == WAITING
         if minpc == none:
             # nobody runs: release a barrier, or the block is done
             if nwait == 0:
@@ -2335,13 +2345,12 @@ cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
             continue
         n = 0
         other = none
-        for lane in range(L):
-            if w.state[lane] == RUNNING:
-                if w.pc[lane] == minpc:
-                    w.group[n] = <int32_t>lane
-                    n += 1
-                elif w.pc[lane] < other:
-                    other = w.pc[lane]
+        for lane in range(L):      # the group at minpc (compacted without a branch), and
+            p = w.pc[lane] if w.state[lane] == RUNNING else none      # the next lowest pc
+            w.group[n] = <int32_t>lane
+            n += p == minpc
+            p = none if p == minpc else p
+            other = p if p < other else other
         if run_group(c, w, w.group, n, minpc, other):
             return 1
 

@@ -2301,6 +2301,15 @@ cdef inline void fill_u64(uint64_t* r, uint64_t v, int64_t n) noexcept nogil:
         r[i] = v
 
 
+cdef inline bint all_done(const uint8_t* state, int64_t L) noexcept nogil:
+    """A vectorized pass for the common end of a block: every lane done."""
+    cdef int64_t lane
+    cdef int k = 0
+    for lane in range(L):
+        k += state[lane] != DONE
+    return k == 0
+
+
 cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     """Run every lane of block b to its end. Returns 1 if the launch was aborted.
 
@@ -2317,6 +2326,8 @@ cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     if run_group(c, w, w.group, <int>L, 0, none):
         return 1
     while True:
+        if all_done(w.state, L):
+            return 0
         minpc = none
         nwait = 0
         for lane in range(L):

@@ -131,6 +131,7 @@ cdef enum:
     BOUNDARY_BYTES = 1179648
     POLL_LANE_STEPS = 1 << 16     # lane-instructions between two looks at the abort flag
     MIN_LANES_PER_THREAD = 2048   # smaller launches run on fewer threads
+    LOOKUP_CACHE = 4              # entries of a thread's buffer-lookup cache (a power of 2)
 
 cdef uint64_t CLASS_HANDLE_BASE = 0xFFFFFFFFFFFFFFA0ULL   # 2^64 - 96
 cdef double SIGNAL_INTERVAL = 0.02                         # seconds between Ctrl-C checks
@@ -427,6 +428,9 @@ cdef struct Worker:
     uint64_t* shp_stride
     uint8_t* shp_ok
     double* res                  # 96 resonance sums of this thread
+    uint64_t lk_handle[LOOKUP_CACHE]     # cached_lookup's entries (lk_base NULL: empty)
+    uint8_t* lk_base[LOOKUP_CACHE]
+    uint64_t lk_size[LOOKUP_CACHE]
     int64_t block, bx, by, bz, base_gid
     int dirty                    # a lane of the current group faulted
     int64_t fault_gid            # lowest faulting global lane seen by this thread (-1: none)
@@ -735,11 +739,27 @@ cdef inline uint8_t* lookup(Ctx* c, uint64_t h, uint64_t* size) noexcept nogil:
     return NULL
 
 
+cdef inline uint8_t* cached_lookup(Ctx* c, Worker* w, uint64_t h, uint64_t* size) noexcept nogil:
+    """lookup() through a small per-thread cache (the handle table is fixed during a launch):
+    a loop touching a few buffers skips the binary search."""
+    cdef int k = <int>((h ^ (h >> 7)) & (LOOKUP_CACHE - 1))
+    cdef uint8_t* base
+    if w.lk_base[k] != NULL and w.lk_handle[k] == h:
+        size[0] = w.lk_size[k]
+        return w.lk_base[k]
+    base = lookup(c, h, size)
+    if base != NULL:
+        w.lk_handle[k] = h
+        w.lk_base[k] = base
+        w.lk_size[k] = size[0]
+    return base
+
+
 cdef inline uint8_t* global_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_t h,
                                 uint64_t off, int n, bint atomic) noexcept nogil:
     """Address of an n-byte global access, or NULL after faulting the lane (ISA.md §4.7)."""
     cdef uint64_t size
-    cdef uint8_t* base = lookup(c, h, &size)
+    cdef uint8_t* base = cached_lookup(c, w, h, &size)
     if base == NULL:
         fault(w, lane, pc, F_INVALID_HANDLE, <int64_t>h, 0)
         return NULL
@@ -871,7 +891,7 @@ cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const in
                 off = oreg[g[i]]
                 lo = off if off < lo else lo
                 hi = off if off > hi else hi
-    base[0] = lookup(c, h, &size)
+    base[0] = cached_lookup(c, w, h, &size)
     return base[0] != NULL and hi <= size and <uint64_t>nb <= size - hi
 
 
@@ -978,7 +998,7 @@ cdef inline bint affine_access(Ctx* c, Worker* w, const int64_t* ins, const int3
             return 0
         lo = first_off - span
         hi = first_off
-    base = lookup(c, w.shp_base[hs], &size)
+    base = cached_lookup(c, w, w.shp_base[hs], &size)
     if base == NULL or hi > size or <uint64_t>nb > size - hi:
         return 0
     first_p[0] = base + first_off

@@ -2257,21 +2257,25 @@ cdef inline bint update_shape(Ctx* c, Worker* w, const int64_t* ins, int n) noex
     return 0
 
 
-cdef inline void write_affine_row(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
-    """An integer op whose whole-block result is known affine: write base + stride * lane
-    (one vectorizable loop, whatever the op; e.g. a shift by a uniform register)."""
-    cdef int64_t L = c.L, d = ins[C_WREG]
-    cdef uint64_t* r = w.regs + d * L
-    cdef uint64_t stride = w.shp_stride[d]
+cdef inline void fill_affine(uint64_t* r, uint64_t base, uint64_t stride, int64_t L) noexcept nogil:
+    """r[lane] = base + stride * lane, by doubling: each pass adds an offset to the lanes
+    already written, a plain vectorized loop. (GCC 12.2 -O3 miscompiled a loop with four
+    interleaved induction variables here.)"""
     cdef int64_t done = 1, m, i
-    # By doubling: each pass adds an offset to the lanes already written, a plain vectorized
-    # loop. (GCC 12.2 -O3 miscompiled four interleaved induction variables here.)
-    r[0] = w.shp_base[d]
+    r[0] = base
     while done < L:
         m = done if done < L - done else L - done
         for i in range(m):
             r[done + i] = r[i] + stride * <uint64_t>done
         done += m
+
+
+cdef inline void write_affine_row(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
+    """An integer op whose whole-block result is known affine: write base + stride * lane
+    (one vectorizable loop, whatever the op; e.g. a shift by a uniform register)."""
+    cdef int64_t L = c.L, d = ins[C_WREG]
+    cdef uint64_t* r = w.regs + d * L
+    fill_affine(r, w.shp_base[d], w.shp_stride[d], L)
     if c.needs_tags:
         memset(w.tags + d * L, <int>ins[C_TY] + 1, L)
 
@@ -2302,8 +2306,7 @@ cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
         elif k == 2:
             fill_u64(r, <uint64_t>c.Bx, L)
         else:
-            for lane in range(L):
-                r[lane] = <uint64_t>(w.base_gid + lane)
+            fill_affine(r, <uint64_t>w.base_gid, 1, L)
         if c.needs_tags:
             memset(w.tags + s * L, T_U64 + 1 if k == 3 else T_U32 + 1, L)
     for k in range(c.ninit):

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 
 import hologram as hg
+from isa_testlib import VECTOR_ADD
 
 from test_differential import ATOMICS, CONTROL, MEMORY, SHARED, cases, compare, run_case
 
@@ -267,28 +268,45 @@ def test_gil_released_during_launch():
 
 
 def test_concurrent_launches_on_separate_backends_overlap():
-    """Two single-threaded launches in two Python threads on separate backends run at once
-    (they do not serialize on the GIL or on a global lock). Best of three trials."""
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("needs two CPUs")
-    prog = hg.assemble("mov_imm.u32 r1, 200000000\nL: loop r1, @L")
+    """A launch on one backend does not block a launch on another (no global lock, GIL
+    released): launch A spins until the host sets a flag in its buffer; launch B, on a second
+    backend, must complete while A is still running. Not a timing test: with a global lock B
+    could never finish before the flag is set."""
+    spin = hg.assemble("""
+        mov_imm.u64 r5, 0
+        mov_imm.u64 r7, 4
+        mov_imm.u32 r6, 1
+        stg.u32     [r1 + r7], r6       ; flag[1] = 1: A is inside the VM
+        mov_imm.u32 r6, 0
+    L:  ldg.u32     r2, [r1 + r5]       ; until the host sets flag[0]
+        setne.u32   p0, r2, r6
+        bra.p0      @out
+        bra         @L
+    out:
+        exit
+    """)
+    flag = np.zeros(2, np.uint32)
     be1, be2 = hg.CpuBackend(num_threads=1), hg.CpuBackend(num_threads=1)
-    trials = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        be1.execute_program(prog)
-        single = time.perf_counter() - t0
-        threads = [threading.Thread(target=be.execute_program, args=(prog,)) for be in (be1, be2)]
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        both = time.perf_counter() - t0
-        trials.append((both, single))
-        if both < 1.6 * single:
-            return
-    raise AssertionError(f"launches on separate backends did not overlap: {trials}")
+    a = threading.Thread(target=be1.execute_program, args=(spin, None, {"r1": flag}))
+    a.start()
+    try:
+        deadline = time.monotonic() + 60
+        while flag[1] == 0 and a.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert flag[1] == 1, "launch A did not start"
+        out = np.zeros(256, np.float32)
+        x = np.arange(256, dtype=np.float32)
+        b = threading.Thread(target=be2.execute_program,
+                             args=(hg.assemble(VECTOR_ADD), hg.LaunchConfig(1, 256),
+                                   {"r1": x, "r2": x, "r3": out, "r4": ("u64", 256)}))
+        b.start()
+        b.join(timeout=60)
+        finished_b, running_a = not b.is_alive(), a.is_alive()
+    finally:
+        flag[0] = 1
+        a.join(timeout=60)
+    assert finished_b and running_a, "launch B waited for launch A"
+    np.testing.assert_array_equal(out, 2 * x)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -399,13 +399,16 @@ cdef struct Ctx:
     int64_t npreds               # predicates the program names (p0 .. p[npreds-1])
     const uint8_t* init_once     # per slot: bit 0 initialised once per launch (not per block),
                                  # bit 1 holds a parameter
+    int64_t chunk                # blocks claimed at a time
+    int nthreads                 # threads asked for
+    # Written by threads while others read the fields above: kept on cache lines of their own.
+    char pad0[128]
     int abort                    # set to stop every thread (interrupt)
     int interrupted
     int64_t next_block           # next unclaimed block (atomic)
-    int64_t chunk                # blocks claimed at a time
     int64_t min_fault_block      # lowest block known to hold a fault (atomic)
     int active                   # threads still working (atomic)
-    int nthreads                 # threads asked for
+    char pad1[128]
 
 
 cdef struct Worker:
@@ -2576,7 +2579,8 @@ cdef class Engine:
             nthreads = <int>c.nblocks
         if nthreads > 1 and c.nblocks * L < <int64_t>nthreads * MIN_LANES_PER_THREAD:
             nthreads = max(1, <int>(c.nblocks * L // MIN_LANES_PER_THREAD))
-        c.chunk = c.nblocks // (nthreads * 16) if nthreads > 1 else c.nblocks
+        # (a claim is an atomic on a shared cache line: chunks hold at least 4096 lanes)
+        c.chunk = max(c.nblocks // (nthreads * 16), (4096 + L - 1) // L) if nthreads > 1 else c.nblocks
         if c.chunk < 1:
             c.chunk = 1
         c.active = nthreads

@@ -13,21 +13,7 @@ import pytest
 
 import hologram as hg
 from hologram import cli
-
-VECTOR_ADD = """\
-.kernel vector_add
-.block 256
-        setgeu.u64  p0, r255, r4        ; past the end: nothing to do
-        bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250      ; byte offset = 4 * global id
-        ldg.f32     r10, [r1 + r0]
-        ldg.f32     r11, [r2 + r0]
-        add.f32     r12, r10, r11
-        stg.f32     [r3 + r0], r12
-done:
-        exit
-"""
+from isa_testlib import VECTOR_ADD   # the ISA.md §8.6 kernel
 
 
 @pytest.fixture

@@ -2371,14 +2371,22 @@ cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
                     if bid >= 0 and w.barid[lane] != bid:
                         same = False
                     bid = w.barid[lane]
+            n = 0
+            p = -1
             for lane in range(L):
                 if w.state[lane] == WAITING:
                     if same:
                         w.state[lane] = RUNNING
                         w.pc[lane] += 1
+                        w.group[n] = <int32_t>lane
+                        n += 1
+                        p = w.pc[lane] if p == -1 or p == w.pc[lane] else -2
                     else:
                         fault(w, <int>lane, w.pc[lane], F_BARRIER_DIVERGENCE, w.barid[lane])
             w.dirty = 0
+            if same and p >= 0:      # one barrier instruction released: its lanes go on at once
+                if run_group(c, w, w.group, n, p, none):
+                    return 1
             continue
         n = 0
         other = none

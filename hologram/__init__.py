@@ -9,11 +9,11 @@ Quick start::
 
 from .backend import (CpuBackend, LaunchConfig, LaunchResult, ReferenceBackend,
                       effective_num_threads, launch, openmp_enabled)
-from .errors import (AllocationFailed, AssemblyError, BarrierDivergence, CallStackOverflow,
-                     CallStackUnderflow, DivisionByZero, ExecutionError, HologramError,
-                     Interrupted, InvalidCoordinate, InvalidHandle, LaunchConfigError,
-                     Misaligned, OutOfBounds, ProgramError, SharedOutOfBounds,
-                     StepLimitExceeded, TypeMismatch, UninitializedPredicate,
+from .errors import (AllocationFailed, AssemblyError, BackendBusy, BarrierDivergence,
+                     CallStackOverflow, CallStackUnderflow, DivisionByZero, ExecutionError,
+                     HologramError, Interrupted, InvalidCoordinate, InvalidHandle,
+                     LaunchConfigError, Misaligned, OutOfBounds, ProgramError, SharedOutOfBounds,
+                     StepLimitExceeded, Timeout, TypeMismatch, UninitializedPredicate,
                      UninitializedRegister)
 from .isa import DType, Instruction
 from .program import Program
@@ -28,5 +28,5 @@ __all__ = [
     "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
     "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
-    "StepLimitExceeded", "Interrupted", "__version__",
+    "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy", "__version__",
 ]

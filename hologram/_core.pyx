@@ -116,7 +116,8 @@ cdef enum:   # atomic ops
 cdef enum:   # fault codes (hologram/faults.py)
     F_OK, F_UNINIT_REG, F_UNINIT_PRED, F_TYPE_MISMATCH, F_INVALID_HANDLE, F_OUT_OF_BOUNDS,
     F_SHARED_OOB, F_MISALIGNED, F_DIV_ZERO, F_CALL_OVERFLOW, F_CALL_UNDERFLOW,
-    F_BARRIER_DIVERGENCE, F_INVALID_COORDINATE, F_ALLOC_FAILED, F_STEP_LIMIT, F_INTERRUPTED
+    F_BARRIER_DIVERGENCE, F_INVALID_COORDINATE, F_ALLOC_FAILED, F_STEP_LIMIT, F_INTERRUPTED,
+    F_TIMEOUT
 
 cdef enum:   # lane states
     RUNNING = 0
@@ -163,7 +164,7 @@ FAULT_CODES = dict(OK=F_OK, UNINIT_REG=F_UNINIT_REG, UNINIT_PRED=F_UNINIT_PRED,
                    MISALIGNED=F_MISALIGNED, DIV_ZERO=F_DIV_ZERO, CALL_OVERFLOW=F_CALL_OVERFLOW,
                    CALL_UNDERFLOW=F_CALL_UNDERFLOW, BARRIER_DIVERGENCE=F_BARRIER_DIVERGENCE,
                    INVALID_COORDINATE=F_INVALID_COORDINATE, ALLOC_FAILED=F_ALLOC_FAILED,
-                   STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED)
+                   STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED, TIMEOUT=F_TIMEOUT)
 
 
 # Atlas tables (hologram/atlas.py is their source; vm.py installs them once at import).
@@ -397,8 +398,10 @@ cdef struct Ctx:
     int64_t npreds               # predicates the program names (p0 .. p[npreds-1])
     const uint8_t* init_once     # per slot: bit 0 initialised once per launch (not per block),
                                  # bit 1 holds a parameter
-    int abort                    # set to stop every thread (interrupt)
+    int abort                    # set to stop every thread (interrupt, timeout)
     int interrupted
+    double deadline              # hg_now() after which the launch times out (0: none)
+    int timed_out
     int64_t next_block           # next unclaimed block (atomic)
     int64_t chunk                # blocks claimed at a time
     int64_t min_fault_block      # lowest block known to hold a fault (atomic)
@@ -1640,7 +1643,11 @@ cdef int poll(Ctx* c, Worker* w) noexcept nogil:
 # gil: begin
 cdef void check_signals(Ctx* c, Worker* w) noexcept nogil:
     """Master thread only: let Python run its signal handlers (Ctrl-C -> abort the launch)."""
-    w.next_signal_check = hg_now() + SIGNAL_INTERVAL
+    cdef double now = hg_now()
+    w.next_signal_check = now + SIGNAL_INTERVAL
+    if c.deadline > 0 and now >= c.deadline:       # timeout= of the launch
+        c.timed_out = 1
+        hg_atomic_store_int(&c.abort, 1)
     with gil:
         if PyErr_CheckSignals() != 0:
             PyErr_Clear()
@@ -1927,6 +1934,9 @@ cdef void run_worker(Ctx* c, Worker* w) noexcept nogil:
         if stop > c.nblocks:
             stop = c.nblocks
         for b in range(start, stop):
+            w.budget -= c.L      # a block costs at least its lanes (empty programs poll too)
+            if w.budget <= 0 and poll(c, w):
+                return
             if hg_atomic_load_int(&c.abort):
                 return
             if b > hg_atomic_load_i64(&c.min_fault_block):
@@ -2039,14 +2049,15 @@ cdef class Engine:
 
     def run(self, Prepared prog, tuple grid, tuple block, int64_t shared_size,
             object max_steps, HostTable host, list params, list init, int num_threads,
-            double[::1] resonance=None):
+            double[::1] resonance=None, double timeout=0):
         """Run a prepared program.
 
         host describes the backend's buffers (sorted by handle); params lists the launch's bound
         arrays as (handle, address, nbytes), handles above every host handle (the caller keeps
         the arrays alive); init lists the parameter registers as (slot, tag, value). Returns
         None or the lowest fault as (code, global lane, pc, d0, d1, d2, d3, d4); resonance is
-        accumulated into (None: the program has no res.accum).
+        accumulated into (None: the program has no res.accum). timeout > 0: seconds after
+        which the launch stops with F_TIMEOUT (checked with Ctrl-C, every SIGNAL_INTERVAL).
         """
         cdef Ctx c
         cdef int64_t i, t, L, nhost = host.n, nbufs
@@ -2092,6 +2103,8 @@ cdef class Engine:
         c.boundary = <uint8_t*>self.pools.p.chunks[0][0].ptr
         c.pools = &self.pools.p
         c.min_fault_block = 0x7FFFFFFFFFFFFFFF
+        if timeout > 0:
+            c.deadline = hg_now() + timeout
         if c.nblocks == 0:
             return None
 
@@ -2188,6 +2201,8 @@ cdef class Engine:
                     best = t
             if c.interrupted:
                 return (F_INTERRUPTED, -1, -1, 0, 0, 0, 0, 0)
+            if c.timed_out:
+                return (F_TIMEOUT, -1, -1, <int64_t>(timeout * 1e6), 0, 0, 0, 0)
             if best < 0:
                 return None
             w = &workers[best]

@@ -507,7 +507,10 @@ class CpuBackend:
         exports: List[memoryview] = []
         reg_init, bound, copy_back = self._bind_params(params, exports)
         launch = Launch(program, grid, block, shared, reg_init, bound, self._pools,
-                        None if max_steps is None else int(max_steps), threads, self,
+                        # no lane can count to 2^64: larger limits are no limit (the VM
+                        # counts in u64)
+                        None if max_steps is None else min(int(max_steps), 2**64 - 1),
+                        threads, self,
                         timeout=timeout, exports=exports)
         return launch, copy_back
 

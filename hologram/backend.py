@@ -716,6 +716,8 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
     ``grid``/``block`` are ints or 1-3 tuples; None takes the defaults (grid 1, the program's
     ``.block`` and ``.shared``). ``backend`` is a backend object, ``"vm"`` (default) or
     ``"reference"`` (the pure-Python interpreter); named backends are process-wide.
+    ``max_steps`` and ``timeout`` (seconds) bound the launch (:class:`StepLimitExceeded`,
+    :class:`Timeout`).
     """
     if backend is None or isinstance(backend, str):
         kind = backend or "vm"

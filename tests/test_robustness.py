@@ -539,3 +539,12 @@ def test_random_program_fault_identical_for_1_2_4_threads(program):
     of 128 lanes: same error class, lane, pc and message for 1, 2 and 4 threads."""
     results = {nt: _error_for(program, 64, 128, nt, max_steps=300) for nt in (1, 2, 4)}
     assert results[1] == results[2] == results[4], results
+
+
+def test_fault_codes_of_vm_and_python_agree():
+    from hologram import _core, faults
+    for name, code in _core.FAULT_CODES.items():
+        assert getattr(faults, name) == code, name
+    assert faults.CLASSES[faults.TIMEOUT] is hg.Timeout
+    assert issubclass(hg.Timeout, hg.ExecutionError) and issubclass(hg.Timeout, TimeoutError)
+    assert issubclass(hg.BackendBusy, hg.HologramError)

@@ -347,7 +347,7 @@ class CpuBackend:
         with self._lock:
             try:
                 arr = _aligned_zeros(int(nbytes))
-            except MemoryError:
+            except (MemoryError, ValueError):     # ValueError: beyond numpy's size limit
                 from .errors import AllocationFailed
                 raise AllocationFailed(f"cannot allocate a buffer of {nbytes} bytes") from None
             h = self._new_handle()
@@ -406,7 +406,7 @@ class CpuBackend:
         if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
             raise ValueError(f"nbytes must be an int >= 0, got {nbytes!r}")
         with self._lock:
-            pid = self._pools.alloc(int(nbytes))
+            pid = self._pools.alloc(int(nbytes)) if nbytes < 2**64 else 0
             if pid == 0:
                 from .errors import AllocationFailed
                 raise AllocationFailed(f"cannot allocate a pool of {nbytes} bytes")

@@ -421,7 +421,7 @@ def vm_cases(draw):
     if sane:
         grid = draw(st.one_of(st.tuples(st.integers(1, 8)),
                               st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2)),
-                              st.sampled_from([(2**31 - 1,), (70000,)])))
+                              st.sampled_from([(2**31 - 1,), (70000,), (2**31 - 1, 2**31 - 1)])))
         block = draw(st.one_of(st.tuples(st.integers(1, 64)),
                                st.tuples(st.integers(1, 8), st.integers(1, 8), st.integers(1, 4)),
                                st.just((1024,))))
@@ -463,9 +463,37 @@ def vm_cases(draw):
         st.integers(0, 2000), st.sampled_from([None, -1, 2**64])))
     timeout = draw(st.sampled_from([0.05, 0.1, 0.2]))
     data_seed = draw(st.integers(0, 2**32 - 1))
+    numbers = st.one_of(st.integers(0, 64), st.sampled_from(
+        [-1, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**64 - 96, 1.5, None, "3", True]))
+    host_ops = draw(st.lists(st.tuples(st.sampled_from(HOST_OPS), numbers, numbers, numbers),
+                             max_size=4))
     return dict(program=prog, invalid=invalid, grid=grid, block=block, shared=shared,
                 params=params, host_buffers=host_buffers, host_pools=host_pools,
-                max_steps=max_steps, timeout=timeout, seed=data_seed)
+                max_steps=max_steps, timeout=timeout, seed=data_seed, host_ops=host_ops)
+
+
+HOST_OPS = ["allocate_buffer", "free_buffer", "buffer_size", "copy_to_buffer",
+            "copy_from_buffer", "allocate_pool", "free_pool", "copy_to_pool", "copy_from_pool",
+            "buffer_view"]
+
+
+def run_host_ops(be, ops) -> None:
+    """Host operations with arbitrary arguments: HologramError, or the TypeError / ValueError
+    of argument checks (ISA.md §7.8); anything else propagates (a finding)."""
+    for op, a, b, c in ops:
+        fn = getattr(be, op)
+        try:
+            if op in ("copy_to_buffer", "copy_to_pool"):
+                n = c if isinstance(c, int) and 0 <= c <= 4096 else 3
+                fn(a, bytes(n), offset=b)
+            elif op in ("copy_from_buffer", "copy_from_pool"):
+                n = c if isinstance(c, int) and 0 <= c <= 4096 else 3
+                fn(a, bytearray(n), offset=b)
+            else:
+                fn(a if not (op.startswith("allocate") and isinstance(a, int) and
+                             0 <= a <= 2**62 and a > 2**20) else 2**70)
+        except (hg.HologramError, TypeError, ValueError):
+            pass
 
 
 GUARD = 64
@@ -537,6 +565,8 @@ def run_vm_case(case, stats: Optional[Stats], engines=(("vm", 1), ("vm", 2))) ->
             be.allocate_buffer(n)
         for n in case["host_pools"]:
             be.allocate_pool(n)
+        if engine == "vm" and nt == 1:
+            run_host_ops(be, case.get("host_ops", ()))
         rng = np.random.default_rng(case["seed"])
         params, guards = _make_params(case, rng)
         grid, block = case["grid"], case["block"]

@@ -548,3 +548,15 @@ def test_fault_codes_of_vm_and_python_agree():
     assert faults.CLASSES[faults.TIMEOUT] is hg.Timeout
     assert issubclass(hg.Timeout, hg.ExecutionError) and issubclass(hg.Timeout, TimeoutError)
     assert issubclass(hg.BackendBusy, hg.HologramError)
+
+
+@pytest.mark.parametrize("nbytes", [2**62, 2**63, 2**64, 2**70, np.uint64(2**63)])
+def test_huge_allocations_fail_with_allocation_failed(nbytes):
+    """Regression (host-API probing): allocate_buffer(>= 2^63) leaked numpy's ValueError and
+    allocate_pool(>= 2^64) an OverflowError; both are AllocationFailed now."""
+    be = hg.CpuBackend()
+    with pytest.raises(hg.AllocationFailed):
+        be.allocate_buffer(nbytes)
+    with pytest.raises(hg.AllocationFailed):
+        be.allocate_pool(nbytes)
+    _probe(be)

@@ -2053,14 +2053,14 @@ cdef class Engine:
         """Run a prepared program.
 
         host describes the backend's buffers (sorted by handle); params lists the launch's bound
-        arrays as (handle, address, nbytes), handles above every host handle (the caller keeps
+        arrays as (handle, address, nbytes), handles unique (the caller keeps
         the arrays alive); init lists the parameter registers as (slot, tag, value). Returns
         None or the lowest fault as (code, global lane, pc, d0, d1, d2, d3, d4); resonance is
         accumulated into (None: the program has no res.accum). timeout > 0: seconds after
         which the launch stops with F_TIMEOUT (checked with Ctrl-C, every SIGNAL_INTERVAL).
         """
         cdef Ctx c
-        cdef int64_t i, t, L, nhost = host.n, nbufs
+        cdef int64_t i, j, t, L, nhost = host.n, nbufs
         cdef int64_t ninit = len(init)
         cdef int64_t nslots = prog.nslots
         cdef bint uses_calls = prog.uses_calls
@@ -2143,6 +2143,15 @@ cdef class Engine:
                 handles[i] = h
                 ptrs[i] = <uint8_t*><uint64_t>addr
                 sizes[i] = size
+            # A prepared launch's parameters keep their handles while host buffers allocated
+            # later get higher ones: insert the parameters in order (lookup is a binary search).
+            for i in range(nhost, nbufs):
+                j = i
+                while j > 0 and handles[j - 1] > handles[j]:
+                    handles[j - 1], handles[j] = handles[j], handles[j - 1]
+                    ptrs[j - 1], ptrs[j] = ptrs[j], ptrs[j - 1]
+                    sizes[j - 1], sizes[j] = sizes[j], sizes[j - 1]
+                    j -= 1
             c.nbufs = nbufs
             c.buf_handle = handles
             c.buf_ptr = ptrs

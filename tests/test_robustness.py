@@ -560,3 +560,27 @@ def test_huge_allocations_fail_with_allocation_failed(nbytes):
     with pytest.raises(hg.AllocationFailed):
         be.allocate_pool(nbytes)
     _probe(be)
+
+
+@pytest.mark.parametrize("engine", ["vm", "reference"])
+def test_prepared_launch_after_later_host_allocations(engine):
+    """Regression (review of the handle table): a prepared launch keeps its parameter handles;
+    host buffers allocated afterwards get higher handles, which left the VM's handle table
+    unsorted, so its binary search missed the parameters (a false InvalidHandle)."""
+    be = _backend(engine)
+    out = np.zeros(8, np.uint32)
+    k = be.prepare(PROBE, hg.LaunchConfig(2, 4), {"r1": out})
+    k()
+    hs = [be.allocate_buffer(16) for _ in range(5)]
+    be.copy_to_buffer(hs[-1], b"abcd")
+    out[:] = 0
+    k()
+    assert out.tolist() == [0, 3, 6, 9, 12, 15, 18, 21]
+    # host buffers with handles above the parameter's stay reachable in the same launch
+    prog = hg.assemble(f"ldg.u32 r5, [buf{hs[-1]} + 0]\nmov_imm.u64 r6, 0\nstg.u32 [r1 + r6], r5")
+    out[:] = 0
+    be.prepare(prog, hg.LaunchConfig(1, 1), {"r1": out})   # params get handles above hs
+    k2 = be.prepare(prog, hg.LaunchConfig(1, 1), {"r1": out})
+    be.allocate_buffer(8)
+    k2()
+    assert out[0] == int.from_bytes(b"abcd", "little")

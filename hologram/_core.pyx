@@ -1934,7 +1934,9 @@ cdef void run_worker(Ctx* c, Worker* w) noexcept nogil:
         if stop > c.nblocks:
             stop = c.nblocks
         for b in range(start, stop):
-            w.budget -= c.L      # a block costs at least its lanes (empty programs poll too)
+            # a block costs at least its lanes and clearing its shared memory (64 bytes about
+            # a lane-instruction): launches of empty blocks poll for Ctrl-C / timeout too
+            w.budget -= c.L + (c.shared_size >> 6)
             if w.budget <= 0 and poll(c, w):
                 return
             if hg_atomic_load_int(&c.abort):

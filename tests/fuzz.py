@@ -64,6 +64,9 @@ from hologram.isa import DType  # noqa: E402
 TARGETS = ("asm", "json", "vm", "diff")
 _crash = os.environ.get("HOLOGRAM_FUZZ_SELFTEST_CRASH")   # crash the child at this execution
 _SELFTEST_CRASH_AT = int(_crash) if _crash else None
+_hang = os.environ.get("HOLOGRAM_FUZZ_SELFTEST_HANG")     # hang the child at this execution
+_SELFTEST_HANG_AT = int(_hang) if _hang else None
+HANG_SECONDS = 30.0      # an input running longer than this is reported as a hang
 
 # ---------------------------------------------------------------------------------------------
 # Bookkeeping shared by the targets
@@ -96,6 +99,8 @@ class Stats:
         if _SELFTEST_CRASH_AT is not None and self.execs == _SELFTEST_CRASH_AT:
             import ctypes      # tests/test_fuzz_smoke.py: a real SIGSEGV the supervisor must see
             ctypes.string_at(0)
+        if _SELFTEST_HANG_AT is not None and self.execs == _SELFTEST_HANG_AT:
+            time.sleep(3600)
 
     def count(self, outcome: str) -> None:
         self.execs += 1
@@ -694,9 +699,10 @@ def run_in_process(target: str, seconds: float, seed_: int, out: Path,
 
 
 def supervise(target: str, seconds: float, seed_: int, out: Path,
-              max_execs: Optional[int] = None, env: Optional[Dict[str, str]] = None
-              ) -> Dict[str, Any]:
-    """Run the target in child processes until `seconds` are used; keep crashing inputs."""
+              max_execs: Optional[int] = None, env: Optional[Dict[str, str]] = None,
+              hang_seconds: float = HANG_SECONDS) -> Dict[str, Any]:
+    """Run the target in child processes until `seconds` are used; keep the inputs that
+    crash a child or run longer than `hang_seconds` (the child is then killed)."""
     total = {"target": target, "seed": seed_, "execs": 0, "seconds": 0.0, "outcomes": {},
              "findings": [], "crashes": []}
     t_end = time.monotonic() + seconds
@@ -709,26 +715,45 @@ def supervise(target: str, seconds: float, seed_: int, out: Path,
                "--seconds", f"{left:.2f}", "--seed", str(s), "--out", str(out)]
         if max_execs is not None:
             cmd += ["--max-execs", str(max_execs - total["execs"])]
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env, timeout=left + 120)
+        cur = out / f"current-{target}.txt"
+        if cur.exists():
+            cur.unlink()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        hung = False
+        t_start = time.time()
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                # the child writes every input before running it: a stale file is a hang
+                last = cur.stat().st_mtime if cur.exists() else t_start
+                if time.time() - max(last, t_start) > hang_seconds + (
+                        0 if cur.exists() else 60):           # (setup: corpus building)
+                    hung = True
+                    proc.kill()
+                    stdout, stderr = proc.communicate()
+                    break
         summary = None
-        for line in proc.stdout.splitlines()[::-1]:
+        for line in stdout.splitlines()[::-1]:
             if line.startswith("{"):
                 summary = json.loads(line)
                 break
         if summary is not None and proc.returncode == 0:
             _merge(total, summary)
             break
-        # the child died: keep the input it was running
-        cur = out / f"current-{target}.txt"
+        # the child died or hung: keep the input it was running
         n = len(total["crashes"])
-        dst = out / f"crash-{target}-{s}-{n}.txt"
+        what = "hang" if hung else "crash"
+        dst = out / f"{what}-{target}-{s}-{n}.txt"
         text = cur.read_text(encoding="utf-8", errors="replace") if cur.exists() else ""
-        dst.write_text(f"returncode {proc.returncode}\n\n{text}\n\nstderr:\n{proc.stderr[-20000:]}",
-                       encoding="utf-8")
-        total["crashes"].append({"returncode": proc.returncode, "file": dst.name,
-                                 "stderr": proc.stderr[-500:]})
-        print(f"[fuzz {target}] CRASH rc={proc.returncode} -> {dst}", file=sys.stderr, flush=True)
+        dst.write_text(f"{what}: returncode {proc.returncode}\n\n{text}\n\n"
+                       f"stderr:\n{stderr[-20000:]}", encoding="utf-8")
+        total["crashes"].append({"kind": what, "returncode": proc.returncode, "file": dst.name,
+                                 "stderr": stderr[-500:]})
+        print(f"[fuzz {target}] {what.upper()} rc={proc.returncode} -> {dst}", file=sys.stderr,
+              flush=True)
         if summary is not None:
             _merge(total, summary)
         s += 1
@@ -752,6 +777,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--max-execs", type=int, default=None)
     ap.add_argument("--out", default=None, help="directory for inputs, findings and crashes")
     ap.add_argument("--no-fork", action="store_true", help="run in this process")
+    ap.add_argument("--hang-seconds", type=float, default=HANG_SECONDS,
+                    help="an input running longer is reported as a hang (child killed)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     out = Path(args.out or os.environ.get("HOLOGRAM_FUZZ_DIR") or "fuzz-out")
@@ -767,7 +794,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.no_fork:
             r = run_in_process(t, args.seconds, s, out, args.max_execs)
         else:
-            r = supervise(t, args.seconds, s, out, args.max_execs)
+            r = supervise(t, args.seconds, s, out, args.max_execs,
+                          hang_seconds=args.hang_seconds)
         print(json.dumps(r), flush=True)
         bad |= bool(r["findings"] or r["crashes"])
     return 1 if bad else 0

@@ -47,8 +47,17 @@ def test_fuzz_supervisor_reports_a_crashing_input(tmp_path):
     crash = result["crashes"][0]
     assert crash["returncode"] != 0
     text = (tmp_path / crash["file"]).read_text()
-    assert text.startswith(f"returncode {crash['returncode']}")
+    assert text.startswith(f"crash: returncode {crash['returncode']}")
     assert len(text.splitlines()) > 2        # the input that was running
+
+
+def test_fuzz_supervisor_reports_a_hanging_input(tmp_path):
+    """An input that runs too long: the child is killed and the input kept."""
+    env = _env()
+    env["HOLOGRAM_FUZZ_SELFTEST_HANG"] = "3"
+    result = fuzz.supervise("json", 3, 7, tmp_path, max_execs=10, env=env, hang_seconds=1.0)
+    assert result["crashes"] and result["crashes"][0]["kind"] == "hang", result
+    assert (tmp_path / result["crashes"][0]["file"]).read_text().startswith("hang:")
 
 
 @pytest.mark.slow

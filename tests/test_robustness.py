@@ -115,13 +115,16 @@ def test_timeout_takes_precedence_over_faults():
 
 
 @pytest.mark.parametrize("nt", [1, 2])
-def test_empty_program_huge_grid_polls_for_timeout_and_ctrl_c(nt):
+@pytest.mark.parametrize("block, shared", [(1, 0), (9, 2**26)])
+def test_empty_program_huge_grid_polls_for_timeout_and_ctrl_c(nt, block, shared):
     """Regression: blocks that execute no instruction never reached the Ctrl-C poll, so a
-    launch of an empty program over 2^31 - 1 blocks could not be interrupted (~40 s)."""
+    launch of an empty program over 2^31 - 1 blocks could not be interrupted (~40 s). Then
+    (fuzz target vm) with 64 MiB of shared memory cleared per block, a poll every 7,000
+    blocks came ~40 s apart: a block's cost now includes its shared memory."""
     t0 = time.perf_counter()
     with pytest.raises(hg.Timeout):
         hg.CpuBackend(num_threads=nt).execute_program(hg.Program([]),
-                                                      hg.LaunchConfig(2**31 - 1, 1),
+                                                      hg.LaunchConfig(2**31 - 1, block, shared),
                                                       timeout=0.2)
     assert time.perf_counter() - t0 < 2.0
 

@@ -105,6 +105,9 @@ class Stats:
     def count(self, outcome: str) -> None:
         self.execs += 1
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if self.execs % 20 == 0:          # the supervisor's count if this process dies
+            (self.out / f"progress-{self.target}.json").write_text(json.dumps(
+                {"execs": self.execs, "outcomes": self.outcomes, "findings": self.findings}))
 
     def finding(self, kind: str, text: str, exc: BaseException) -> None:
         n = len(self.findings)
@@ -716,8 +719,10 @@ def supervise(target: str, seconds: float, seed_: int, out: Path,
         if max_execs is not None:
             cmd += ["--max-execs", str(max_execs - total["execs"])]
         cur = out / f"current-{target}.txt"
-        if cur.exists():
-            cur.unlink()
+        progress = out / f"progress-{target}.json"
+        for f in (cur, progress):
+            if f.exists():
+                f.unlink()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
         hung = False
@@ -754,6 +759,11 @@ def supervise(target: str, seconds: float, seed_: int, out: Path,
                                  "stderr": stderr[-500:]})
         print(f"[fuzz {target}] {what.upper()} rc={proc.returncode} -> {dst}", file=sys.stderr,
               flush=True)
+        if summary is None and progress.exists():
+            try:
+                summary = json.loads(progress.read_text())
+            except ValueError:
+                summary = None
         if summary is not None:
             _merge(total, summary)
         s += 1

@@ -59,7 +59,6 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import hologram as hg  # noqa: E402
-from hologram.isa import DType  # noqa: E402
 
 TARGETS = ("asm", "json", "vm", "diff")
 _crash = os.environ.get("HOLOGRAM_FUZZ_SELFTEST_CRASH")   # crash the child at this execution

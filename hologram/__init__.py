@@ -10,11 +10,11 @@ Quick start::
 from ._config import show_config
 from .backend import (CpuBackend, LaunchConfig, LaunchResult, ReferenceBackend,
                       effective_num_threads, launch, openmp_enabled)
-from .errors import (AllocationFailed, AssemblyError, BarrierDivergence, CallStackOverflow,
-                     CallStackUnderflow, DivisionByZero, ExecutionError, HologramError,
-                     Interrupted, InvalidCoordinate, InvalidHandle, LaunchConfigError,
-                     Misaligned, OutOfBounds, ProgramError, SharedOutOfBounds,
-                     StepLimitExceeded, TypeMismatch, UninitializedPredicate,
+from .errors import (AllocationFailed, AssemblyError, BackendBusy, BarrierDivergence,
+                     CallStackOverflow, CallStackUnderflow, DivisionByZero, ExecutionError,
+                     HologramError, Interrupted, InvalidCoordinate, InvalidHandle,
+                     LaunchConfigError, Misaligned, OutOfBounds, ProgramError, SharedOutOfBounds,
+                     StepLimitExceeded, Timeout, TypeMismatch, UninitializedPredicate,
                      UninitializedRegister)
 from .isa import DType, Instruction
 from .program import Program
@@ -37,5 +37,6 @@ __all__ = [
     "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
     "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
-    "StepLimitExceeded", "Interrupted", "show_config", "__version__",
+    "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy", "show_config",
+    "__version__",
 ]

@@ -117,7 +117,8 @@ cdef enum:   # atomic ops
 cdef enum:   # fault codes (hologram/faults.py)
     F_OK, F_UNINIT_REG, F_UNINIT_PRED, F_TYPE_MISMATCH, F_INVALID_HANDLE, F_OUT_OF_BOUNDS,
     F_SHARED_OOB, F_MISALIGNED, F_DIV_ZERO, F_CALL_OVERFLOW, F_CALL_UNDERFLOW,
-    F_BARRIER_DIVERGENCE, F_INVALID_COORDINATE, F_ALLOC_FAILED, F_STEP_LIMIT, F_INTERRUPTED
+    F_BARRIER_DIVERGENCE, F_INVALID_COORDINATE, F_ALLOC_FAILED, F_STEP_LIMIT, F_INTERRUPTED,
+    F_TIMEOUT
 
 cdef enum:   # lane states
     RUNNING = 0
@@ -165,7 +166,7 @@ FAULT_CODES = dict(OK=F_OK, UNINIT_REG=F_UNINIT_REG, UNINIT_PRED=F_UNINIT_PRED,
                    MISALIGNED=F_MISALIGNED, DIV_ZERO=F_DIV_ZERO, CALL_OVERFLOW=F_CALL_OVERFLOW,
                    CALL_UNDERFLOW=F_CALL_UNDERFLOW, BARRIER_DIVERGENCE=F_BARRIER_DIVERGENCE,
                    INVALID_COORDINATE=F_INVALID_COORDINATE, ALLOC_FAILED=F_ALLOC_FAILED,
-                   STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED)
+                   STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED, TIMEOUT=F_TIMEOUT)
 
 
 # Atlas tables (hologram/atlas.py is their source; vm.py installs them once at import).
@@ -403,8 +404,10 @@ cdef struct Ctx:
     int nthreads                 # threads asked for
     # Written by threads while others read the fields above: kept on cache lines of their own.
     char pad0[128]
-    int abort                    # set to stop every thread (interrupt)
+    int abort                    # set to stop every thread (interrupt, timeout)
     int interrupted
+    double deadline              # hg_now() after which the launch times out (0: none)
+    int timed_out
     int64_t next_block           # next unclaimed block (atomic)
     int64_t min_fault_block      # lowest block known to hold a fault (atomic)
     int active                   # threads still working (atomic)
@@ -1940,7 +1943,11 @@ cdef int poll(Ctx* c, Worker* w) noexcept nogil:
 # gil: begin
 cdef void check_signals(Ctx* c, Worker* w) noexcept nogil:
     """Master thread only: let Python run its signal handlers (Ctrl-C -> abort the launch)."""
-    w.next_signal_check = hg_now() + SIGNAL_INTERVAL
+    cdef double now = hg_now()
+    w.next_signal_check = now + SIGNAL_INTERVAL
+    if c.deadline > 0 and now >= c.deadline:       # timeout= of the launch
+        c.timed_out = 1
+        hg_atomic_store_int(&c.abort, 1)
     with gil:
         if PyErr_CheckSignals() != 0:
             PyErr_Clear()
@@ -2411,6 +2418,11 @@ cdef void run_worker(Ctx* c, Worker* w) noexcept nogil:
         if stop > c.nblocks:
             stop = c.nblocks
         for b in range(start, stop):
+            # a block costs at least its lanes and clearing its shared memory (64 bytes about
+            # a lane-instruction): launches of empty blocks poll for Ctrl-C / timeout too
+            w.budget -= c.L + (c.shared_size >> 6)
+            if w.budget <= 0 and poll(c, w):
+                return
             if hg_atomic_load_int(&c.abort):
                 return
             if b > hg_atomic_load_i64(&c.min_fault_block):
@@ -2523,17 +2535,18 @@ cdef class Engine:
 
     def run(self, Prepared prog, tuple grid, tuple block, int64_t shared_size,
             object max_steps, HostTable host, list params, list init, int num_threads,
-            double[::1] resonance=None):
+            double[::1] resonance=None, double timeout=0):
         """Run a prepared program.
 
         host describes the backend's buffers (sorted by handle); params lists the launch's bound
-        arrays as (handle, address, nbytes), handles above every host handle (the caller keeps
+        arrays as (handle, address, nbytes), handles unique (the caller keeps
         the arrays alive); init lists the parameter registers as (slot, tag, value). Returns
         None or the lowest fault as (code, global lane, pc, d0, d1, d2, d3, d4); resonance is
-        accumulated into (None: the program has no res.accum).
+        accumulated into (None: the program has no res.accum). timeout > 0: seconds after
+        which the launch stops with F_TIMEOUT (checked with Ctrl-C, every SIGNAL_INTERVAL).
         """
         cdef Ctx c
-        cdef int64_t i, t, L, nhost = host.n, nbufs
+        cdef int64_t i, j, t, L, nhost = host.n, nbufs
         cdef int64_t ninit = len(init)
         cdef int64_t nslots = prog.nslots
         cdef bint uses_calls = prog.uses_calls
@@ -2576,6 +2589,8 @@ cdef class Engine:
         c.boundary = <uint8_t*>self.pools.p.chunks[0][0].ptr
         c.pools = &self.pools.p
         c.min_fault_block = 0x7FFFFFFFFFFFFFFF
+        if timeout > 0:
+            c.deadline = hg_now() + timeout
         if c.nblocks == 0:
             return None
 
@@ -2615,6 +2630,15 @@ cdef class Engine:
                 handles[i] = h
                 ptrs[i] = <uint8_t*><uint64_t>addr
                 sizes[i] = size
+            # A prepared launch's parameters keep their handles while host buffers allocated
+            # later get higher ones: insert the parameters in order (lookup is a binary search).
+            for i in range(nhost, nbufs):
+                j = i
+                while j > 0 and handles[j - 1] > handles[j]:
+                    handles[j - 1], handles[j] = handles[j], handles[j - 1]
+                    ptrs[j - 1], ptrs[j] = ptrs[j], ptrs[j - 1]
+                    sizes[j - 1], sizes[j] = sizes[j], sizes[j - 1]
+                    j -= 1
             c.nbufs = nbufs
             c.buf_handle = handles
             c.buf_ptr = ptrs
@@ -2677,6 +2701,8 @@ cdef class Engine:
                     best = t
             if c.interrupted:
                 return (F_INTERRUPTED, -1, -1, 0, 0, 0, 0, 0)
+            if c.timed_out:
+                return (F_TIMEOUT, -1, -1, <int64_t>(timeout * 1e6), 0, 0, 0, 0)
             if best < 0:
                 return None
             w = &workers[best]

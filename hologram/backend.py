@@ -7,6 +7,7 @@ two differ only in the engine.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core, faults
-from .errors import ExecutionError, InvalidHandle, LaunchConfigError, OutOfBounds, ProgramError
+from .errors import (BackendBusy, ExecutionError, InvalidHandle, LaunchConfigError, OutOfBounds,
+                     ProgramError)
 from .isa import DType
 from .program import Program
 from .text import float_to_bits
@@ -181,6 +183,16 @@ class Launch:
     num_threads: int
     backend: "CpuBackend"
     engine_state: Any = None  # what an engine caches between runs of a prepared launch
+    timeout: Optional[float] = None   # seconds per run (None: no limit)
+    # buffer exports (memoryviews) of directly bound parameters that are not numpy arrays:
+    # while they exist, a bytearray / mmap / array.array cannot be resized or closed
+    exports: Optional[List[memoryview]] = None
+
+    def release(self) -> None:
+        """Drop the parameter exports (after the last run)."""
+        for mv in self.exports or ():
+            mv.release()
+        self.exports = None
 
     @property
     def params(self) -> List[Tuple[int, int, int]]:
@@ -322,6 +334,9 @@ class CpuBackend:
         self._pools = _core.PoolTable(self.boundary)
         self._engine: Any = None           # the VM's reusable scratch (made on first launch)
         self._host_table: Any = None       # sorted (handles, addresses, sizes) of host buffers
+        # True while a launch runs. The lock serializes other threads, but the launching thread
+        # itself may re-enter (a Python signal handler runs inside the VM's Ctrl-C check).
+        self._busy = False
 
     # ---- buffers
 
@@ -332,7 +347,7 @@ class CpuBackend:
         with self._lock:
             try:
                 arr = _aligned_zeros(int(nbytes))
-            except MemoryError:
+            except (MemoryError, ValueError):     # ValueError: beyond numpy's size limit
                 from .errors import AllocationFailed
                 raise AllocationFailed(f"cannot allocate a buffer of {nbytes} bytes") from None
             h = self._new_handle()
@@ -391,7 +406,7 @@ class CpuBackend:
         if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
             raise ValueError(f"nbytes must be an int >= 0, got {nbytes!r}")
         with self._lock:
-            pid = self._pools.alloc(int(nbytes))
+            pid = self._pools.alloc(int(nbytes)) if nbytes < 2**64 else 0
             if pid == 0:
                 from .errors import AllocationFailed
                 raise AllocationFailed(f"cannot allocate a pool of {nbytes} bytes")
@@ -402,7 +417,8 @@ class CpuBackend:
         with self._lock:
             if not self._pools.free(_as_handle(pool)):
                 raise InvalidHandle(f"invalid pool id: {pool}")
-            self._pools.release_deferred()
+            if not self._busy:      # else a running launch may still read it: release after it
+                self._pools.release_deferred()
 
     def _pool(self, pool: int) -> np.ndarray:
         view = self._pools.view(_as_handle(pool))
@@ -424,33 +440,49 @@ class CpuBackend:
     def execute_program(self, program: Program, config: Optional[LaunchConfig] = None,
                         params: Optional[Mapping[Any, Any]] = None, *,
                         max_steps: Optional[int] = None,
-                        num_threads: Optional[int] = None) -> LaunchResult:
+                        num_threads: Optional[int] = None,
+                        timeout: Optional[float] = None) -> LaunchResult:
         """Run ``program`` over the launch's grid of blocks of lanes.
 
         ``params`` maps registers (``"r1"`` or ``1``) to arrays / bytes-like objects (bound as
         buffers for this launch; the register receives the handle as u64) or typed scalars
         (``("u32", 5)`` or a numpy scalar). Raises the fault of the lowest faulting global
         lane as an :class:`ExecutionError` subclass; Ctrl-C raises :class:`Interrupted`.
+        ``timeout``: seconds (> 0) after which the launch stops and raises :class:`Timeout`
+        (checked every 20 ms, with Ctrl-C).
         """
         with self._lock:
-            launch, copy_back = self._make_launch(program, config, params, max_steps, num_threads)
-            return self._execute(launch, copy_back)
+            self._check_idle()
+            launch, copy_back = self._make_launch(program, config, params, max_steps,
+                                                  num_threads, timeout)
+            try:
+                return self._execute(launch, copy_back)
+            finally:
+                launch.release()
 
     def prepare(self, program: Program, config: Optional[LaunchConfig] = None,
                 params: Optional[Mapping[Any, Any]] = None, *, max_steps: Optional[int] = None,
-                num_threads: Optional[int] = None) -> "PreparedLaunch":
+                num_threads: Optional[int] = None,
+                timeout: Optional[float] = None) -> "PreparedLaunch":
         """Bind a launch once, to run it many times with the least overhead per call.
 
         ``k = backend.prepare(prog, config, params); k(); k()`` is ``execute_program`` with the
         same arguments, except that validation, configuration, parameter binding and the thread
         count are settled here. The arrays in ``params`` stay bound (and alive) for the life of
-        the returned object; each call sees their current contents.
+        the returned object (bytearrays and other resizable objects cannot be resized meanwhile);
+        each call sees their current contents. ``timeout`` applies to each call.
         """
         with self._lock:
-            launch, copy_back = self._make_launch(program, config, params, max_steps, num_threads)
+            launch, copy_back = self._make_launch(program, config, params, max_steps,
+                                                  num_threads, timeout)
         return PreparedLaunch(self, launch, copy_back)
 
-    def _make_launch(self, program, config, params, max_steps, num_threads):
+    def _check_idle(self) -> None:
+        if self._busy:
+            raise BackendBusy("a launch of this backend is running in this thread (e.g. a "
+                              "signal handler ran during it); cannot start another launch")
+
+    def _make_launch(self, program, config, params, max_steps, num_threads, timeout=None):
         if not isinstance(program, Program):
             raise TypeError(f"expected a Program, got {type(program).__name__}")
         if not program._validated:
@@ -463,18 +495,33 @@ class CpuBackend:
                                       not isinstance(max_steps, (int, np.integer)) or
                                       max_steps < 0):
             raise LaunchConfigError(f"max_steps must be None or an int >= 0, got {max_steps!r}")
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer,
+                                                                     np.floating)) \
+                    or not timeout > 0:
+                raise LaunchConfigError(f"timeout must be None or a number of seconds > 0, "
+                                        f"got {timeout!r}")
+            timeout = None if math.isinf(timeout) else float(timeout)
         threads = effective_num_threads(num_threads if num_threads is not None
                                         else self.num_threads)
-        reg_init, bound, copy_back = self._bind_params(params)
+        exports: List[memoryview] = []
+        reg_init, bound, copy_back = self._bind_params(params, exports)
         launch = Launch(program, grid, block, shared, reg_init, bound, self._pools,
-                        None if max_steps is None else int(max_steps), threads, self)
+                        # no lane can count to 2^64: larger limits are no limit (the VM
+                        # counts in u64)
+                        None if max_steps is None else min(int(max_steps), 2**64 - 1),
+                        threads, self,
+                        timeout=timeout, exports=exports)
         return launch, copy_back
 
     def _execute(self, launch: Launch, copy_back) -> LaunchResult:
         """Run a launch (the caller holds the lock); copy back and raise its fault."""
+        self._check_idle()
+        self._busy = True
         try:
             resonance, fault = self._run(launch)
         finally:
+            self._busy = False
             if copy_back:
                 for dst, tmp in copy_back:
                     dst[...] = tmp
@@ -483,8 +530,11 @@ class CpuBackend:
             raise_fault(launch.program, launch.grid, launch.block, fault)
         return LaunchResult(resonance, launch.num_threads)
 
-    def _bind_params(self, params: Optional[Mapping[Any, Any]]):
-        """Parameters -> (reg_init, bound buffers, copy-backs); see :class:`Launch`."""
+    def _bind_params(self, params: Optional[Mapping[Any, Any]],
+                     exports: Optional[List[memoryview]] = None):
+        """Parameters -> (reg_init, bound buffers, copy-backs); see :class:`Launch`. Objects
+        bound in place that are not numpy arrays get a buffer export appended to ``exports``
+        (numpy arrays cannot be resized while the launch references them)."""
         reg_init: List[Tuple[int, DType, int]] = []
         bound: List[Tuple[int, Any, int, int]] = []
         copy_back: List[Tuple[np.ndarray, np.ndarray]] = []
@@ -521,6 +571,15 @@ class CpuBackend:
                 if writable:
                     copy_back.append((view, obj))
                 addr = obj.ctypes.data
+            elif exports is not None and not isinstance(value, np.ndarray):
+                try:
+                    mv = memoryview(value)
+                except (TypeError, ValueError, BufferError):   # pragma: no cover - exotic
+                    mv = None
+                if mv is not None:
+                    exports.append(mv)
+                    # the address may have changed between array_address and the export
+                    addr, nbytes, _ = _core.array_address(value)
             h = self._new_handle()
             bound.append((h, obj, addr, nbytes))
             reg_init.append((reg, DType.U64, h))
@@ -554,6 +613,7 @@ class PreparedLaunch:
         """Run the launch once more; raises as :meth:`CpuBackend.execute_program`."""
         be = self.backend
         with be._lock:
+            be._check_idle()
             if self._copy_in:
                 for src, tmp in self._copy_in:    # unaligned parameters: refresh the copy
                     tmp[...] = src
@@ -624,7 +684,7 @@ def raise_fault(program: Program, grid: Shape3, block: Shape3, fault: faults.Fau
     cls = faults.CLASSES[fault.code]
     assert cls is not None
     msg = faults.message(fault.code, fault.detail)
-    if fault.code == faults.INTERRUPTED:
+    if fault.code in (faults.INTERRUPTED, faults.TIMEOUT):
         raise cls(msg)
     bidx, lidx = lane_coords(fault.lane, grid, block)
     text = str(program.instructions[fault.pc]) if 0 <= fault.pc < len(program) else "<end>"
@@ -649,12 +709,15 @@ def default_backend(kind: str = "vm") -> CpuBackend:
 def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
            shared_memory: Optional[int] = None, params: Optional[Mapping[Any, Any]] = None,
            max_steps: Optional[int] = None, num_threads: Optional[int] = None,
+           timeout: Optional[float] = None,
            backend: Union[CpuBackend, str, None] = None) -> LaunchResult:
     """Run ``program`` in one call: ``launch(prog, grid, block, params={...})``.
 
     ``grid``/``block`` are ints or 1-3 tuples; None takes the defaults (grid 1, the program's
     ``.block`` and ``.shared``). ``backend`` is a backend object, ``"vm"`` (default) or
     ``"reference"`` (the pure-Python interpreter); named backends are process-wide.
+    ``max_steps`` and ``timeout`` (seconds) bound the launch (:class:`StepLimitExceeded`,
+    :class:`Timeout`).
     """
     if backend is None or isinstance(backend, str):
         kind = backend or "vm"
@@ -662,4 +725,4 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
             raise ValueError(f"backend must be a backend, 'vm' or 'reference', got {backend!r}")
         backend = default_backend(kind)
     return backend.execute_program(program, LaunchConfig(grid, block, shared_memory), params,
-                                   max_steps=max_steps, num_threads=num_threads)
+                                   max_steps=max_steps, num_threads=num_threads, timeout=timeout)

@@ -9,7 +9,7 @@ __all__ = [
     "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
     "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
-    "StepLimitExceeded", "Interrupted",
+    "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy",
 ]
 
 
@@ -133,3 +133,12 @@ class StepLimitExceeded(ExecutionError):
 
 class Interrupted(ExecutionError, KeyboardInterrupt):
     """A launch aborted by Ctrl-C (SIGINT)."""
+
+
+class Timeout(ExecutionError, TimeoutError):
+    """A launch stopped because its ``timeout=`` (seconds) ran out; lane fields are None."""
+
+
+class BackendBusy(HologramError, RuntimeError):
+    """A backend operation that cannot run while this thread's launch on the same backend is
+    still running (e.g. a launch from a signal handler that interrupted a launch)."""

@@ -28,12 +28,13 @@ INVALID_COORDINATE = 12
 ALLOC_FAILED = 13
 STEP_LIMIT = 14
 INTERRUPTED = 15
+TIMEOUT = 16
 
 CLASSES: Tuple[Optional[Type[E.ExecutionError]], ...] = (
     None, E.UninitializedRegister, E.UninitializedPredicate, E.TypeMismatch, E.InvalidHandle,
     E.OutOfBounds, E.SharedOutOfBounds, E.Misaligned, E.DivisionByZero, E.CallStackOverflow,
     E.CallStackUnderflow, E.BarrierDivergence, E.InvalidCoordinate, E.AllocationFailed,
-    E.StepLimitExceeded, E.Interrupted)
+    E.StepLimitExceeded, E.Interrupted, E.Timeout)
 
 SHARED = 2**64 - 1   # the "handle" of shared memory in a Misaligned detail
 
@@ -88,4 +89,6 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
         return f"step limit exceeded (max_steps={d[0]})"
     if code == INTERRUPTED:
         return "launch interrupted"
+    if code == TIMEOUT:
+        return f"launch timed out (timeout={d[0] / 1e6:g} s)"
     return f"fault {code}"

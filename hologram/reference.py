@@ -26,6 +26,7 @@ import ctypes
 import ctypes.util
 import math
 import sys
+import time
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
@@ -49,6 +50,13 @@ U64_MASK = 2**64 - 1
 
 # Lane states (§6.3)
 RUNNING, WAITING, DONE, FAULTED = range(4)
+
+
+class _TimedOut(Exception):
+    """The launch's ``timeout`` ran out (checked every _TICK instructions and every block)."""
+
+
+_TICK = 4096
 
 
 class _Fault(Exception):
@@ -630,12 +638,21 @@ class _Interpreter:
         self.resonance = np.zeros(atlas.NUM_CLASSES, np.float64)
         self.shared = np.zeros(0, np.uint8)
         self.block_idx = (0, 0, 0)
+        timeout = getattr(launch, "timeout", None)
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.tick = _TICK
+
+    def check_deadline(self) -> None:
+        self.tick = _TICK
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise _TimedOut()
 
     # ---- blocks and lanes
 
     def run(self) -> Tuple[np.ndarray, Optional[Fault]]:
         gx, gy, gz = self.launch.grid
         for b in range(gx * gy * gz):                # lazily: the grid may be huge
+            self.check_deadline()
             fault = self._run_block(b)
             if fault is not None:
                 return self.resonance, fault
@@ -693,6 +710,9 @@ class _Interpreter:
             if pc == self.n:
                 lane.state = DONE
                 return
+            self.tick -= 1
+            if not self.tick:
+                self.check_deadline()
             try:
                 if self.max_steps is not None and lane.steps == self.max_steps:
                     raise _Fault(faults.STEP_LIMIT, self.max_steps)
@@ -1129,6 +1149,9 @@ def run(launch: "Launch") -> Tuple[np.ndarray, Optional[Fault]]:
     except KeyboardInterrupt:
         return (np.zeros(atlas.NUM_CLASSES, np.float64),
                 Fault(faults.INTERRUPTED, -1, -1, ()))
+    except _TimedOut:
+        return (np.zeros(atlas.NUM_CLASSES, np.float64),
+                Fault(faults.TIMEOUT, -1, -1, (int(launch.timeout * 1e6),)))
 
 
 def _check_semantics_complete() -> None:

@@ -217,7 +217,8 @@ def run(launch) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
     backend = launch.backend
     result = backend.engine().run(
         prepared, launch.grid, launch.block, launch.shared_memory, launch.max_steps,
-        backend.host_table(), params, init, launch.num_threads, resonance)
+        backend.host_table(), params, init, launch.num_threads, resonance,
+        launch.timeout or 0.0)
     if result is None:
         return resonance, None
     code_, lane, pc = result[:3]

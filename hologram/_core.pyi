@@ -53,4 +53,5 @@ class Engine:
         init: List[Tuple[int, int, int]],     # (slot, tag, value)
         num_threads: int,
         resonance: Optional[np.ndarray] = None,  # double[::1] (96,), accumulated into
+        timeout: float = 0,                      # seconds; 0: none
     ) -> Optional[Tuple[int, int, int, int, int, int, int, int]]: ...

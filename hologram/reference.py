@@ -1150,6 +1150,7 @@ def run(launch: "Launch") -> Tuple[np.ndarray, Optional[Fault]]:
         return (np.zeros(atlas.NUM_CLASSES, np.float64),
                 Fault(faults.INTERRUPTED, -1, -1, ()))
     except _TimedOut:
+        assert launch.timeout is not None     # only a launch with a deadline times out
         return (np.zeros(atlas.NUM_CLASSES, np.float64),
                 Fault(faults.TIMEOUT, -1, -1, (int(launch.timeout * 1e6),)))
 

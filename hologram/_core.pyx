@@ -131,7 +131,7 @@ cdef enum:
     CLASS_BYTES = 12288
     BOUNDARY_BYTES = 1179648
     POLL_LANE_STEPS = 1 << 16     # lane-instructions between two looks at the abort flag
-    MIN_LANES_PER_THREAD = 2048   # smaller launches run on fewer threads
+    MIN_LANES_PER_THREAD = 4096   # smaller launches run on fewer threads
     LOOKUP_CACHE = 4              # entries of a thread's buffer-lookup cache (a power of 2)
 
 cdef uint64_t CLASS_HANDLE_BASE = 0xFFFFFFFFFFFFFFA0ULL   # 2^64 - 96

@@ -516,7 +516,7 @@ uninit:
 spin:
     bra @spin
 """)
-NLANES = 64 * 256            # enough lanes for 4 threads (a thread per 2,048 lanes at most)
+NLANES = 64 * 256            # enough lanes for 4 threads (a thread per 4,096 lanes at most)
 
 
 @settings(max_examples=30)

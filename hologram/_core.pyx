@@ -67,7 +67,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIG
 # Constants shared with hologram/vm.py (exported below as OPCODES / LAYOUT / FAULT_CODES)
 
 cdef enum:
-    NCOL = 17
+    NCOL = 19
     C_OP = 0        # opcode
     C_TY = 1        # type (CVT: source type)
     C_TY2 = 2       # CVT destination type, SETcc condition, atomic op, MOV_SREG register
@@ -85,6 +85,8 @@ cdef enum:
     C_SH2 = 14      # same for CVT's destination type
     C_PRED = 15     # BRA: predicate index or -1
     C_WREG = 16     # the register slot the instruction writes, or -1
+    C_RD0 = 17      # first entry (kind 2) in the checks table of the register rows it reads
+    C_RDN = 18      # number of those entries
 
 cdef enum:
     AM_NONE = 0
@@ -158,7 +160,7 @@ OPCODES = {
 }
 LAYOUT = dict(NCOL=NCOL, C_OP=C_OP, C_TY=C_TY, C_TY2=C_TY2, C_DST=C_DST, C_A=C_A, C_B=C_B,
               C_C=C_C, C_IMM=C_IMM, C_AMODE=C_AMODE, C_AX=C_AX, C_AY=C_AY, C_CHK0=C_CHK0,
-              C_CHKN=C_CHKN, C_SH=C_SH, C_SH2=C_SH2, C_PRED=C_PRED, C_WREG=C_WREG, AM_NONE=AM_NONE,
+              C_CHKN=C_CHKN, C_SH=C_SH, C_SH2=C_SH2, C_PRED=C_PRED, C_WREG=C_WREG, C_RD0=C_RD0, C_RDN=C_RDN, AM_NONE=AM_NONE,
               AM_IMM=AM_IMM, AM_REG_IMM=AM_REG_IMM, AM_REG_REG=AM_REG_REG, AO_CAS=AO_CAS)
 FAULT_CODES = dict(OK=F_OK, UNINIT_REG=F_UNINIT_REG, UNINIT_PRED=F_UNINIT_PRED,
                    TYPE_MISMATCH=F_TYPE_MISMATCH, INVALID_HANDLE=F_INVALID_HANDLE,
@@ -433,6 +435,8 @@ cdef struct Worker:
     uint64_t* shp_base
     uint64_t* shp_stride
     uint8_t* shp_ok
+    uint8_t* stale               # per slot: the row was not written (its shape tells the values)
+    int any_stale
     double* res                  # 96 resonance sums of this thread
     uint64_t lk_handle[LOOKUP_CACHE]     # cached_lookup's entries (lk_base NULL: empty)
     uint8_t* lk_base[LOOKUP_CACHE]
@@ -1065,9 +1069,13 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
     cdef uint8_t* tv = w.tags + ins[C_DST] * L
     cdef int64_t stride
     if not shared and ins[C_AMODE] != AM_IMM and affine_access(c, w, ins, g, n, nb, &last_base, &stride):
+        if w.any_stale:           # the address rows are not needed, the value row is
+            fresh_row(c, w, ins[C_DST] if op == OP_LDG else ins[C_A])
         memory_affine(c, w, ins, g, n, nb, last_base, stride,
                       g[0] if g[n - 1] - g[0] == n - 1 else -1)
         return
+    if w.any_stale:
+        fresh_rows(c, w, ins)
     if not shared and group_in_bounds(c, w, ins, g, n, nb, &last_base):
         memory_unchecked(c, w, ins, g, n, nb, last_base, g[0] if g[n - 1] - g[0] == n - 1 else -1)
         return
@@ -1738,6 +1746,9 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
             flip = (<uint64_t>1) << 63 if (ty <= T_I64 and cc < CC_LTU) else 0
             if n == L and ~mask == 0 and setcc_by_shape(w, ins, pd, L, flip, table):
                 return
+        if w.any_stale:
+            fresh_rows(c, w, ins)
+        if ty <= T_U64:
             if g[n - 1] - g[0] == n - 1:
                 icmp_rows_cc(cc, pd + g[0], ra + g[0], rb + g[0], mask, flip, n)
                 return
@@ -2029,10 +2040,17 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
             return 1
         op = <int>ins[C_OP]
         if ins[C_WREG] >= 0 and update_shape(c, w, ins, n) and \
-                (op == OP_ADD or op == OP_SUB or op == OP_MUL or op == OP_SHL):
-            write_affine_row(c, w, ins)
+                (op == OP_ADD or op == OP_SUB or op == OP_MUL or op == OP_SHL or
+                 op == OP_MOV_IMM or op == OP_MOV):
+            # a whole-block result known affine: its row is written when something reads it
+            w.stale[ins[C_WREG]] = 1
+            w.any_stale = 1
+            if c.needs_tags:
+                memset(w.tags + ins[C_WREG] * L, <int>ins[C_TY] + 1, L)
             pc += 1
             continue
+        if w.any_stale and op != OP_SETCC and op != OP_LDG and op != OP_STG:
+            fresh_rows(c, w, ins)     # (those three do it themselves, when they read rows)
         if op == OP_BRA:
             target = ins[C_IMM]
             if ins[C_PRED] < 0:
@@ -2181,6 +2199,8 @@ cdef void init_shapes(Ctx* c, Worker* w) noexcept nogil:
     """The shapes of the registers at block start: what init_registers wrote."""
     cdef int64_t k, s
     memset(w.shp_ok, 0, c.nslots)
+    memset(w.stale, 0, c.nslots)
+    w.any_stale = 0
     for k in range(4):            # r252 lane.x, r253 block.x, r254 block dim x, r255 gid
         s = c.sreg_slot[k]
         if s < 0 or c.init_once[s] & 2:
@@ -2193,6 +2213,8 @@ cdef void init_shapes(Ctx* c, Worker* w) noexcept nogil:
             set_shape(w, s, <uint64_t>c.Bx, 0)
         elif k == 3:
             set_shape(w, s, <uint64_t>w.base_gid, 1)
+            w.stale[s] = 1
+            w.any_stale = 1
     for k in range(c.ninit):
         set_shape(w, c.init_slot[k], c.init_val[k], 0)
 
@@ -2280,14 +2302,24 @@ cdef inline void fill_affine(uint64_t* r, uint64_t base, uint64_t stride, int64_
         done += m
 
 
-cdef inline void write_affine_row(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
-    """An integer op whose whole-block result is known affine: write base + stride * lane
-    (one vectorizable loop, whatever the op; e.g. a shift by a uniform register)."""
-    cdef int64_t L = c.L, d = ins[C_WREG]
-    cdef uint64_t* r = w.regs + d * L
-    fill_affine(r, w.shp_base[d], w.shp_stride[d], L)
-    if c.needs_tags:
-        memset(w.tags + d * L, <int>ins[C_TY] + 1, L)
+cdef inline void fresh_row(Ctx* c, Worker* w, int64_t s) noexcept nogil:
+    # The shape of a stale row is intact even after update_shape cleared shp_ok (it keeps
+    # base and stride); a shape it replaced belongs to a whole-block write that overwrites
+    # every lane, so filling from it first is harmless.
+    if w.stale[s]:
+        fill_affine(w.regs + s * c.L, w.shp_base[s], w.shp_stride[s], c.L)
+        w.stale[s] = 0
+
+
+cdef void fresh_rows(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
+    """Write the stale rows an instruction reads, and the row it writes (some lanes may keep
+    their old values), before it runs."""
+    cdef int64_t k
+    cdef const int32_t* rd = c.checks + 4 * ins[C_RD0]
+    for k in range(ins[C_RDN]):
+        fresh_row(c, w, rd[4 * k + 1])
+    if ins[C_WREG] >= 0:
+        fresh_row(c, w, ins[C_WREG])
 
 
 cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
@@ -2316,7 +2348,7 @@ cdef void init_registers(Ctx* c, Worker* w, bint once) noexcept nogil:
         elif k == 2:
             fill_u64(r, <uint64_t>c.Bx, L)
         else:
-            fill_affine(r, <uint64_t>w.base_gid, 1, L)
+            pass                  # the lane id's row is written when read (init_shapes)
         if c.needs_tags:
             memset(w.tags + s * L, T_U64 + 1 if k == 3 else T_U32 + 1, L)
     for k in range(c.ninit):
@@ -2657,7 +2689,7 @@ cdef class Engine:
             o_group = o_steps + _round64(8 * L)
             o_res = o_group + _round64(4 * L)
             o_shp = o_res + _round64(8 * 96)
-            o_cstack = o_shp + _round64(17 * max(nslots, 1))
+            o_cstack = o_shp + _round64(18 * max(nslots, 1))
             o_shared = o_cstack + _round64(4 * L * CALL_DEPTH if uses_calls else 4)
             total = o_shared + _round64(max(shared_size, 1)) + 64
             self._reserve(nthreads, total)
@@ -2679,6 +2711,7 @@ cdef class Engine:
                 workers[t].shp_base = <uint64_t*>(base + o_shp)
                 workers[t].shp_stride = workers[t].shp_base + max(nslots, 1)
                 workers[t].shp_ok = <uint8_t*>(workers[t].shp_stride + max(nslots, 1))
+                workers[t].stale = workers[t].shp_ok + max(nslots, 1)
                 workers[t].shared = base + o_shared
                 workers[t].fault_gid = -1
                 workers[t].budget = POLL_LANE_STEPS

@@ -118,6 +118,14 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
             else:
                 checks.append((0, int(low.slot_of[index]), int(ty), index))
         code[pc, L_["C_CHKN"]] = len(checks) - code[pc, L_["C_CHK0"]]
+    # Register rows each instruction reads (kind 2 entries after the checks): the VM writes
+    # rows of registers with a known shape only when something reads them.
+    for pc, ins in enumerate(low.program.instructions):
+        code[pc, L_["C_RD0"]] = len(checks)
+        regs = {index for kind, index, _ in ins.reads() if kind == "r"}
+        regs.update(v for f, v in zip(ins.spec.fields, ins.values) if f.role == "sel")
+        checks.extend((2, int(low.slot_of[r]), 0, r) for r in sorted(regs))
+        code[pc, L_["C_RDN"]] = len(checks) - code[pc, L_["C_RD0"]]
     table = np.array(checks or [(0, 0, 0, 0)], np.int32).reshape(-1, 4)
     instrs = low.program.instructions
     # SEL reads only the selected source: proven sources need no tag check (C_TY2 = 1).
@@ -127,7 +135,7 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
             ok = all(verify.proven(states[pc], "r", r, ins.ty) for r in (ins.src_true, ins.src_false))
             code[pc, L_["C_TY2"]] = int(ok)
             unproven_sel |= not ok
-    needs_tags = bool(checks) or unproven_sel
+    needs_tags = any(k != 2 for k, _, _, _ in checks) or unproven_sel
     preds = [v for ins in instrs for f, v in zip(ins.spec.fields, ins.values)
              if f.kind in (PRED, OPTPRED) and v is not None]
     written = np.zeros(max(low.nslots, 1), np.uint8)

@@ -313,7 +313,7 @@ def test_concurrent_launches_on_separate_backends_overlap():
 # Ctrl-C
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import sys, threading, time
     import numpy as np
     import hologram as hg
 
@@ -328,9 +328,20 @@ CHILD = textwrap.dedent("""
         stg.u32 [r1 + r3], r4
     ''')
     be = hg.CpuBackend()
+
+    def announce(backend, what):
+        # "start" only once the launch runs (a loaded machine may take a while to get there)
+        while not backend._busy:
+            time.sleep(0.001)
+        print("start", what, flush=True)
+
     for engine, nt in (("vm", 1), ("vm", 2), ("reference", None)):
         backend = be if engine == "vm" else hg.ReferenceBackend()
-        print("start", engine, nt, flush=True)
+        try:                      # lower and verify the program before the timed launch
+            backend.execute_program(spin, hg.LaunchConfig(4, 64), num_threads=nt, max_steps=5)
+        except hg.StepLimitExceeded:
+            pass
+        threading.Thread(target=announce, args=(backend, f"{engine} {nt}"), daemon=True).start()
         t0 = time.perf_counter()
         try:
             backend.execute_program(spin, hg.LaunchConfig(4, 64), num_threads=nt)
@@ -342,7 +353,7 @@ CHILD = textwrap.dedent("""
         out = np.zeros(8, np.uint32)
         backend.execute_program(small, hg.LaunchConfig(2, 4), {"r1": out})
         print("result", out.tolist(), flush=True)
-    print("start uncaught", flush=True)
+    threading.Thread(target=announce, args=(be, "uncaught"), daemon=True).start()
     be.execute_program(spin, hg.LaunchConfig(2, 2), num_threads=2)
 """)
 

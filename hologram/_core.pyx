@@ -1560,47 +1560,6 @@ cdef inline uint32_t cond_table(int cc) noexcept nogil:
     return 0b00000101              # GE: equal or greater, ordered
 
 
-cdef inline void icmp_rows(int cc, uint8_t* pd, const uint64_t* ra, const uint64_t* rb,
-                           uint64_t mask, uint64_t flip, int n) noexcept nogil:
-    """pd = a CC b over contiguous lanes, for a constant cc (the signed/unsigned distinction
-    is in mask and flip)."""
-    cdef int i
-    cdef uint64_t x, y
-    for i in range(n):
-        x = (ra[i] & mask) ^ flip
-        y = (rb[i] & mask) ^ flip
-        if cc == CC_EQ:
-            pd[i] = 1 + (x == y)
-        elif cc == CC_NE:
-            pd[i] = 1 + (x != y)
-        elif cc == CC_LT:
-            pd[i] = 1 + (x < y)
-        elif cc == CC_LE:
-            pd[i] = 1 + (x <= y)
-        elif cc == CC_GT:
-            pd[i] = 1 + (x > y)
-        else:
-            pd[i] = 1 + (x >= y)
-
-
-cdef inline void icmp_rows_cc(int cc, uint8_t* pd, const uint64_t* ra, const uint64_t* rb,
-                              uint64_t mask, uint64_t flip, int n) noexcept nogil:
-    if cc >= CC_LTU:
-        cc = cc - CC_LTU + CC_LT
-    if cc == CC_EQ:
-        icmp_rows(CC_EQ, pd, ra, rb, mask, flip, n)
-    elif cc == CC_NE:
-        icmp_rows(CC_NE, pd, ra, rb, mask, flip, n)
-    elif cc == CC_LT:
-        icmp_rows(CC_LT, pd, ra, rb, mask, flip, n)
-    elif cc == CC_LE:
-        icmp_rows(CC_LE, pd, ra, rb, mask, flip, n)
-    elif cc == CC_GT:
-        icmp_rows(CC_GT, pd, ra, rb, mask, flip, n)
-    else:
-        icmp_rows(CC_GE, pd, ra, rb, mask, flip, n)
-
-
 cdef inline uint64_t ceil_div(uint64_t a, uint64_t b) noexcept nogil:
     return a / b + (a % b != 0)
 
@@ -1656,8 +1615,8 @@ cdef bint setcc_by_shape(Worker* w, const int64_t* ins, uint8_t* pd, int64_t L, 
     return 1
 
 
-cdef inline bint fcond(int cc, double x, double y) noexcept nogil:
-    """Ordered comparisons are false on NaN; ne is true on NaN (unordered)."""
+cdef inline bint compare(int cc, double x, double y) noexcept nogil:
+    """x CC y for cc in EQ..GE: ordered comparisons are false on NaN, ne is true on NaN."""
     if cc == CC_EQ:
         return x == y
     if cc == CC_NE:
@@ -1671,41 +1630,52 @@ cdef inline bint fcond(int cc, double x, double y) noexcept nogil:
     return x >= y
 
 
-cdef inline void fcmp_rows(int cc, bint f64, uint8_t* pd, const uint64_t* ra,
-                           const uint64_t* rb, int n) noexcept nogil:
-    """pd = a CC b over contiguous lanes of f32 or f64, for a constant cc and width."""
+cdef inline bint icompare(int cc, uint64_t x, uint64_t y) noexcept nogil:
+    if cc == CC_EQ:
+        return x == y
+    if cc == CC_NE:
+        return x != y
+    if cc == CC_LT:
+        return x < y
+    if cc == CC_LE:
+        return x <= y
+    if cc == CC_GT:
+        return x > y
+    return x >= y
+
+
+cdef inline void cmp_rows(int cc, int kind, uint8_t* pd, const uint64_t* ra, const uint64_t* rb,
+                          uint64_t mask, uint64_t flip, int n) noexcept nogil:
+    """pd = a CC b over contiguous lanes, for constant cc; kind K_F32, K_F64 or an integer kind
+    (the signed/unsigned distinction and the width are in mask and flip). Inlined with cc
+    constant, the loop is unswitched on kind by the compiler."""
     cdef int i
     for i in range(n):
-        if f64:
-            pd[i] = 1 + fcond(cc, hg_f64(ra[i]), hg_f64(rb[i]))
+        if kind == K_F32:
+            pd[i] = 1 + compare(cc, hg_f32(ra[i]), hg_f32(rb[i]))
+        elif kind == K_F64:
+            pd[i] = 1 + compare(cc, hg_f64(ra[i]), hg_f64(rb[i]))
         else:
-            pd[i] = 1 + fcond(cc, hg_f32(ra[i]), hg_f32(rb[i]))
+            pd[i] = 1 + icompare(cc, (ra[i] & mask) ^ flip, (rb[i] & mask) ^ flip)
 
 
-cdef inline void fcmp_rows_w(int cc, bint f64, uint8_t* pd, const uint64_t* ra,
-                             const uint64_t* rb, int n) noexcept nogil:
-    if f64:
-        fcmp_rows(cc, 1, pd, ra, rb, n)
-    else:
-        fcmp_rows(cc, 0, pd, ra, rb, n)
-
-
-cdef inline void fcmp_rows_cc(int cc, bint f64, uint8_t* pd, const uint64_t* ra,
-                              const uint64_t* rb, int n) noexcept nogil:
+cdef inline void cmp_rows_cc(int cc, int kind, uint8_t* pd, const uint64_t* ra,
+                             const uint64_t* rb, uint64_t mask, uint64_t flip, int n) noexcept nogil:
+    """cmp_rows with the condition as a constant (ltu..geu compare like lt..ge)."""
     if cc >= CC_LTU:
         cc = cc - CC_LTU + CC_LT
     if cc == CC_EQ:
-        fcmp_rows_w(CC_EQ, f64, pd, ra, rb, n)
+        cmp_rows(CC_EQ, kind, pd, ra, rb, mask, flip, n)
     elif cc == CC_NE:
-        fcmp_rows_w(CC_NE, f64, pd, ra, rb, n)
+        cmp_rows(CC_NE, kind, pd, ra, rb, mask, flip, n)
     elif cc == CC_LT:
-        fcmp_rows_w(CC_LT, f64, pd, ra, rb, n)
+        cmp_rows(CC_LT, kind, pd, ra, rb, mask, flip, n)
     elif cc == CC_LE:
-        fcmp_rows_w(CC_LE, f64, pd, ra, rb, n)
+        cmp_rows(CC_LE, kind, pd, ra, rb, mask, flip, n)
     elif cc == CC_GT:
-        fcmp_rows_w(CC_GT, f64, pd, ra, rb, n)
+        cmp_rows(CC_GT, kind, pd, ra, rb, mask, flip, n)
     else:
-        fcmp_rows_w(CC_GE, f64, pd, ra, rb, n)
+        cmp_rows(CC_GE, kind, pd, ra, rb, mask, flip, n)
 
 
 cdef inline void sel_rows(uint64_t* d, const uint8_t* p, const uint64_t* a, const uint64_t* b,
@@ -1750,7 +1720,7 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
             fresh_rows(c, w, ins)
         if ty <= T_U64:
             if g[n - 1] - g[0] == n - 1:
-                icmp_rows_cc(cc, pd + g[0], ra + g[0], rb + g[0], mask, flip, n)
+                cmp_rows_cc(cc, K_SIGNED, pd + g[0], ra + g[0], rb + g[0], mask, flip, n)
                 return
             for i in range(n):
                 lane = g[i]
@@ -1759,7 +1729,10 @@ cdef inline void exec_setcc_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* 
                 pd[lane] = 1 + ((table >> ((x < y) + 2 * (x == y))) & 1)
         else:
             if (ty == T_F32 or ty == T_F64) and g[n - 1] - g[0] == n - 1:
-                fcmp_rows_cc(cc, ty == T_F64, pd + g[0], ra + g[0], rb + g[0], n)
+                if ty == T_F64:
+                    cmp_rows_cc(cc, K_F64, pd + g[0], ra + g[0], rb + g[0], 0, 0, n)
+                else:
+                    cmp_rows_cc(cc, K_F32, pd + g[0], ra + g[0], rb + g[0], 0, 0, n)
                 return
             for i in range(n):
                 lane = g[i]

@@ -1615,26 +1615,17 @@ cdef bint setcc_by_shape(Worker* w, const int64_t* ins, uint8_t* pd, int64_t L, 
     return 1
 
 
-cdef inline bint compare(int cc, double x, double y) noexcept nogil:
-    """x CC y for cc in EQ..GE: ordered comparisons are false on NaN, ne is true on NaN."""
+ctypedef fused ordered:       # values setcc compares: floats (as double) or integer patterns
+    double
+    uint64_t
+
+
+cdef inline bint compare(int cc, ordered x, ordered y) noexcept nogil:
+    """x CC y for cc in EQ..GE: ordered float comparisons are false on NaN, ne is true."""
     if cc == CC_EQ:
         return x == y
     if cc == CC_NE:
         return not (x == y)
-    if cc == CC_LT:
-        return x < y
-    if cc == CC_LE:
-        return x <= y
-    if cc == CC_GT:
-        return x > y
-    return x >= y
-
-
-cdef inline bint icompare(int cc, uint64_t x, uint64_t y) noexcept nogil:
-    if cc == CC_EQ:
-        return x == y
-    if cc == CC_NE:
-        return x != y
     if cc == CC_LT:
         return x < y
     if cc == CC_LE:
@@ -1652,11 +1643,11 @@ cdef inline void cmp_rows(int cc, int kind, uint8_t* pd, const uint64_t* ra, con
     cdef int i
     for i in range(n):
         if kind == K_F32:
-            pd[i] = 1 + compare(cc, hg_f32(ra[i]), hg_f32(rb[i]))
+            pd[i] = 1 + compare(cc, <double>hg_f32(ra[i]), <double>hg_f32(rb[i]))
         elif kind == K_F64:
             pd[i] = 1 + compare(cc, hg_f64(ra[i]), hg_f64(rb[i]))
         else:
-            pd[i] = 1 + icompare(cc, (ra[i] & mask) ^ flip, (rb[i] & mask) ^ flip)
+            pd[i] = 1 + compare(cc, (ra[i] & mask) ^ flip, (rb[i] & mask) ^ flip)
 
 
 cdef inline void cmp_rows_cc(int cc, int kind, uint8_t* pd, const uint64_t* ra,

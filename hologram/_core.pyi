@@ -16,7 +16,7 @@ def array_address(obj: Any) -> Tuple[int, int, bool]: ...  # (address, nbytes, w
 POOL_MAX_GENERATION: int
 
 class PoolTable:
-    quota: int                 # bytes the pools may hold (each counts its size + 64)
+    quota: int                 # bytes the pools may hold (each counts its size + 128)
     @property
     def used(self) -> int: ...  # bytes charged against the quota now
     def __init__(self, boundary: np.ndarray,   # uint8[::1], pool 0

@@ -226,7 +226,7 @@ cdef enum:
     POOL_FREED = 2                # freed by the host during a launch: released after it
     POOL_RESERVED = 3             # being allocated (its memory is not there yet)
     POOL_RETIRED = 4              # generation exhausted: never used again
-    POOL_OVERHEAD = 64            # bytes each pool counts against the quota besides its size
+    POOL_OVERHEAD = 128           # bytes each pool counts besides its size (entry, malloc)
 
 cdef uint64_t POOL_SLOT_MASK = (<uint64_t>1 << POOL_SLOT_BITS) - 1
 cdef uint64_t POOL_MAX_SIZE = <uint64_t>1 << 48
@@ -388,7 +388,7 @@ cdef int pools_free(PoolsC* p, uint64_t pid, int defer) noexcept nogil:
 cdef class PoolTable:
     """The pools of one backend (ISA.md §4.4); pool 0 is the boundary pool array given.
 
-    ``quota``: the bytes pools may hold (each counts its size + 64); ``max_generation``: how
+    ``quota``: the bytes pools may hold (each counts its size + 128); ``max_generation``: how
     often a slot is reused before it is retired (smaller values are for tests).
     """
     cdef PoolsC p
@@ -428,7 +428,7 @@ cdef class PoolTable:
 
     @property
     def quota(self):
-        """Bytes the pools may hold together (each pool counts its size + 64)."""
+        """Bytes the pools may hold together (each pool counts its size + 128)."""
         return self.p.quota
 
     @quota.setter

@@ -391,7 +391,7 @@ class CpuBackend:
 
     ``num_threads``: the default thread count of this backend's launches (None: the OpenMP
     default, see :func:`effective_num_threads`). ``pool_quota``: the bytes its pools (from
-    lanes and the host) may hold together, each counting its size + 64 (None:
+    lanes and the host) may hold together, each counting its size + 128 (None:
     :data:`DEFAULT_POOL_QUOTA`, half the physical memory); an allocation beyond it fails with
     :class:`AllocationFailed`. Launches and host memory operations on one backend are
     serialized; separate backends are independent.
@@ -479,7 +479,7 @@ class CpuBackend:
 
     @property
     def pool_quota(self) -> int:
-        """The bytes this backend's pools may hold together (each counts its size + 64);
+        """The bytes this backend's pools may hold together (each counts its size + 128);
         settable (an int >= 0, None for the default). Lowering it below what the pools hold
         frees nothing: later allocations fail until enough pools are freed."""
         return int(self._pools.quota)

@@ -294,7 +294,7 @@ MIB = 2**20
 @pytest.mark.parametrize("engine, nt", ENGINES)
 def test_pool_quota_refuses_lane_allocations_beyond_it(engine, nt):
     """Lanes and the host share the backend's quota; both engines refuse the same allocation
-    (each pool counts its size + 64 bytes) with the same message."""
+    (each pool counts its size + 128 bytes) with the same message."""
     be = _backend(engine, nt, pool_quota=3 * MIB)
     assert be.pool_quota == 3 * MIB
     prog = hg.assemble(f"""
@@ -308,11 +308,11 @@ def test_pool_quota_refuses_lane_allocations_beyond_it(engine, nt):
     assert (e.pc, e.global_lane_id) == (2, 0)
     assert e.message == (f"pool allocation of {MIB} bytes failed (the pools would hold more "
                          f"than the backend's pool_quota of {3 * MIB} bytes)")
-    assert be.pool_bytes == 2 * (MIB + 64)         # the two pools outlive the launch
+    assert be.pool_bytes == 2 * (MIB + 128)         # the two pools outlive the launch
     with pytest.raises(hg.AllocationFailed, match="pool_quota"):
         be.allocate_pool(MIB)
     be.free_pool(1)
-    assert be.pool_bytes == MIB + 64
+    assert be.pool_bytes == MIB + 128
     be.execute_program(hg.assemble(f"pool.alloc r1, {MIB}"))   # room again
     _probe(be)
 
@@ -320,12 +320,12 @@ def test_pool_quota_refuses_lane_allocations_beyond_it(engine, nt):
 def test_pool_quota_host_api():
     be = hg.CpuBackend()
     assert be.pool_quota == B.DEFAULT_POOL_QUOTA > 0
-    be.pool_quota = 1000
+    be.pool_quota = 1100
     p = be.allocate_pool(900)
-    with pytest.raises(hg.AllocationFailed, match="pool_quota of 1000 bytes"):
+    with pytest.raises(hg.AllocationFailed, match="pool_quota of 1100 bytes"):
         be.allocate_pool(100)
     be.pool_quota = 0                  # below what the pools hold: nothing is freed
-    assert be.pool_bytes == 964
+    assert be.pool_bytes == 1028
     with pytest.raises(hg.AllocationFailed):
         be.allocate_pool(0)
     be.free_pool(p)
@@ -412,7 +412,7 @@ def test_timeout_contains_a_loop_of_huge_pools_in_a_limited_child():
             try:
                 be.execute_program(prog, timeout=0.3)
             except hg.Timeout:      # the lane may stop while its pool is allocated
-                print("timeout", be.pool_bytes <= {256 * MIB + 64})
+                print("timeout", be.pool_bytes <= {256 * MIB + 128})
     """, limit_as=2**30)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["timeout", "True"] * 2
@@ -479,7 +479,7 @@ def test_host_pool_copies_from_a_signal_handler_while_lanes_churn_pools(nt):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     assert all(s == list(range(8)) for s in seen)
-    assert be.pool_bytes == 64 + 64
+    assert be.pool_bytes == 64 + 128
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,27 +23,17 @@ import pytest
 import hologram as hg
 from hologram import _core, cli, ops
 from hologram import backend as B
+from test_robustness import PROBE, _backend, _probe   # PROBE writes 3 * gid (u32) to r1
 
 unix_only = pytest.mark.skipif(sys.platform == "win32", reason="needs fork/resource/signals")
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 ENGINES = [("vm", 1), ("vm", 2), ("reference", None)]
-PROBE = hg.assemble("""
-    mov.u64 r2, %gid
-    mov_imm.u64 r3, 4
-    mul.u64 r3, r2, r3
-    cvt.u32.u64 r4, r2
-    stg.u32 [r1 + r3], r4
-""")
 
 
-def _backend(engine, nt=None, **kw):
-    return hg.CpuBackend(num_threads=nt, **kw) if engine == "vm" else hg.ReferenceBackend(**kw)
-
-
-def _probe(be):
-    out = np.zeros(8, np.uint32)
-    be.execute_program(PROBE, hg.LaunchConfig(2, 4), {"r1": out})
-    assert out.tolist() == list(range(8))
+def _quota_backend(engine, nt, quota):
+    if engine == "vm":
+        return hg.CpuBackend(num_threads=nt, pool_quota=quota)
+    return hg.ReferenceBackend(pool_quota=quota)
 
 
 def _id(value) -> str:
@@ -295,7 +285,7 @@ MIB = 2**20
 def test_pool_quota_refuses_lane_allocations_beyond_it(engine, nt):
     """Lanes and the host share the backend's quota; both engines refuse the same allocation
     (each pool counts its size + 128 bytes) with the same message."""
-    be = _backend(engine, nt, pool_quota=3 * MIB)
+    be = _quota_backend(engine, nt, 3 * MIB)
     assert be.pool_quota == 3 * MIB
     prog = hg.assemble(f"""
         pool.alloc r1, {MIB}
@@ -362,7 +352,7 @@ bad:
 def test_freed_pool_bytes_are_reusable_within_a_launch(engine, nt):
     """Regression (D3): pools freed by lanes were released only at the end of the launch, so
     an alloc/free loop grew without bound. A freed pool no longer counts against the quota."""
-    be = _backend(engine, nt, pool_quota=2 * MIB)
+    be = _quota_backend(engine, nt, 2 * MIB)
     prog = hg.assemble(ALLOC_FREE_LOOP.format(n=50, size=MIB, last=MIB - 8))
     be.execute_program(prog)
     assert be.pool_bytes == 0
@@ -685,7 +675,7 @@ def test_huge_timeouts_are_no_limit(timeout):
     """Regression (D8): timeout=10**400 raised OverflowError."""
     out = np.zeros(8, np.uint32)
     hg.launch(PROBE, 2, 4, params={"r1": out}, timeout=timeout)
-    assert out.tolist() == list(range(8))
+    assert out.tolist() == [3 * i for i in range(8)]
     hg.CpuBackend().prepare(PROBE, hg.LaunchConfig(2, 4), {"r1": out}, timeout=timeout)()
 
 

@@ -255,6 +255,7 @@ def test_cli_threads_beyond_the_cap_exits_2(tmp_path):
 
 
 @linux_only
+@pytest.mark.skipif(_under_asan(), reason="ASan keeps freed memory in its quarantine")
 def test_engine_does_not_keep_large_scratch_between_launches():
     """The VM kept every thread's scratch (registers and shared memory) for the backend's life:
     one launch with many threads and 64 MiB of shared memory pinned threads x 64 MiB. Scratch

@@ -38,7 +38,8 @@ def config() -> Dict[str, Any]:
     import numpy as np
 
     from . import __version__
-    from .backend import effective_num_threads, openmp_enabled
+    from .backend import (DEFAULT_POOL_QUOTA, MAX_THREADS, effective_num_threads,
+                          openmp_enabled)
 
     try:
         import threadpoolctl
@@ -51,6 +52,8 @@ def config() -> Dict[str, Any]:
         "openmp_enabled": openmp_enabled(),
         "build": build_info(),
         "default_num_threads": effective_num_threads(),
+        "max_num_threads": MAX_THREADS,
+        "default_pool_quota": DEFAULT_POOL_QUOTA,
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "cpu_count": os.cpu_count(),
         "openmp_runtimes": _openmp_runtimes(),
@@ -100,6 +103,7 @@ def show_config(file: Optional[TextIO] = None) -> None:
     print("threads:", file=out)
     line("default", f"{c['default_num_threads']} (OMP_NUM_THREADS, threadpool_limits and the "
                     "CPU count; num_threads= overrides)")
+    line("maximum", f"{c['max_num_threads']} (a larger num_threads is a LaunchConfigError)")
     line("OMP_NUM_THREADS", c["omp_num_threads_env"] if c["omp_num_threads_env"] else "unset")
     line("CPUs", c["cpu_count"])
     runtimes = c["openmp_runtimes"]
@@ -111,6 +115,9 @@ def show_config(file: Optional[TextIO] = None) -> None:
              f", {rt.get('num_threads')} threads, {rt.get('filepath', '?')}")
     if len(runtimes) > 1:
         line("warning", "several OpenMP runtimes are loaded in this process")
+    print("memory:", file=out)
+    line("pool quota", f"{c['default_pool_quota']} bytes per backend by default "
+                       f"(CpuBackend(pool_quota=...))")
     print("dependencies:", file=out)
     line("numpy", c["numpy"])
     line("threadpoolctl", c["threadpoolctl"] or "not installed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -16,14 +17,15 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core, faults
-from .errors import (BackendBusy, ExecutionError, InvalidHandle, LaunchConfigError, OutOfBounds,
-                     ProgramError)
+from .errors import (AllocationFailed, BackendBusy, ExecutionError, InvalidHandle,
+                     LaunchConfigError, OutOfBounds, ProgramError)
 from .isa import DType
 from .program import Program
 from .text import float_to_bits
 
 __all__ = ["LaunchConfig", "LaunchResult", "CpuBackend", "ReferenceBackend", "launch",
-           "effective_num_threads", "openmp_enabled", "BOUNDARY_POOL_BYTES", "CLASS_HANDLE_BASE"]
+           "effective_num_threads", "openmp_enabled", "BOUNDARY_POOL_BYTES", "CLASS_HANDLE_BASE",
+           "MAX_THREADS", "DEFAULT_POOL_QUOTA"]
 
 BOUNDARY_POOL_BYTES = 96 * 48 * 256
 CLASS_BYTES = 48 * 256
@@ -46,28 +48,59 @@ def effective_num_threads(num_threads: Optional[int] = None) -> int:
 
     None: the OpenMP default, read now (honours OMP_NUM_THREADS and threadpoolctl limits),
     capped at the CPU count when OMP_NUM_THREADS is unset; n > 0: n; n < 0: max + 1 + n.
-    A build without OpenMP always runs one thread.
+    At most :data:`MAX_THREADS`: a larger n raises LaunchConfigError (the default and negative
+    n are capped). A build without OpenMP always runs one thread.
     """
     if num_threads is not None:
         if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
-            raise ValueError(f"num_threads must be an int or None, got {num_threads!r}")
+            raise LaunchConfigError(f"num_threads must be an int or None, got {_show(num_threads)}")
         if num_threads == 0:
-            raise ValueError("num_threads=0 is invalid (use None for the default, -1 for all)")
+            raise LaunchConfigError("num_threads=0 is invalid (use None for the default, -1 "
+                                    "for all)")
+        if num_threads > MAX_THREADS:
+            raise LaunchConfigError(f"num_threads={_show(num_threads)} is more than the maximum "
+                                    f"of {MAX_THREADS} (hologram.backend.MAX_THREADS)")
     if not _core.openmp_enabled():
         return 1
+    most = min(_core.max_threads(), MAX_THREADS)
     if num_threads is not None:
         n = int(num_threads)
-        return n if n > 0 else max(1, _core.max_threads() + 1 + n)
-    n = _core.max_threads()
+        return n if n > 0 else max(1, most + 1 + n)
     if not _OMP_NUM_THREADS_SET:
-        n = min(n, _CPUS)
-    return max(1, n)
+        most = min(most, _CPUS)
+    return max(1, most)
 
 
 # Read once: os.cpu_count() costs microseconds per call, and the OpenMP runtime itself reads
 # OMP_NUM_THREADS only when it starts.
 _CPUS = (getattr(os, "process_cpu_count", None) or os.cpu_count)() or 1
 _OMP_NUM_THREADS_SET = bool(os.environ.get("OMP_NUM_THREADS"))
+
+# The most threads a launch may use: 4 per CPU of the machine, at least 64. More only slow a
+# launch down, and OpenMP runtimes fail (or crash the process) when asked for tens of thousands.
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
+
+
+def _physical_memory() -> Optional[int]:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):     # no sysconf (Windows) or no such name
+        return None
+
+
+# The bytes the pools of one backend may hold by default (CpuBackend(pool_quota=...)): half of
+# the machine's physical memory, 8 GiB where that cannot be read.
+DEFAULT_POOL_QUOTA = (_physical_memory() or 2**34) // 2
+
+
+def _show(value: Any) -> str:
+    """repr() for error messages: safe for ints beyond Python's int-to-text limit, short."""
+    try:
+        text = repr(value)
+    except Exception:            # noqa: BLE001 - e.g. an int of more than 4,300 digits
+        bits = value.bit_length() if isinstance(value, int) else None
+        return f"<an int of {bits} bits>" if bits is not None else f"<a {type(value).__name__}>"
+    return text if len(text) <= 100 else text[:80] + "..." + text[-10:]
 
 
 def _shape3(value: ShapeArg, what: str) -> Optional[Shape3]:
@@ -76,11 +109,11 @@ def _shape3(value: ShapeArg, what: str) -> Optional[Shape3]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (int(value),)
     if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= 3:
-        raise LaunchConfigError(f"{what} must be an int or a tuple of 1-3 ints, got {value!r}")
+        raise LaunchConfigError(f"{what} must be an int or a tuple of 1-3 ints, got {_show(value)}")
     dims = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise LaunchConfigError(f"{what} extents must be ints, got {value!r}")
+            raise LaunchConfigError(f"{what} extents must be ints, got {_show(value)}")
         dims.append(int(v))
     return tuple(dims + [1] * (3 - len(dims)))  # type: ignore[return-value]
 
@@ -103,7 +136,7 @@ class LaunchConfig:
         object.__setattr__(self, "block", _shape3(block, "block"))
         if shared_memory is not None and (isinstance(shared_memory, bool) or
                                           not isinstance(shared_memory, (int, np.integer))):
-            raise LaunchConfigError(f"shared_memory must be an int, got {shared_memory!r}")
+            raise LaunchConfigError(f"shared_memory must be an int, got {_show(shared_memory)}")
         object.__setattr__(self, "shared_memory",
                            None if shared_memory is None else int(shared_memory))
 
@@ -112,9 +145,9 @@ class LaunchConfig:
                ) -> "LaunchConfig":
         """ceil(total / block_size) blocks of block_size lanes (kernels bounds-check)."""
         if block_size < 1:
-            raise LaunchConfigError(f"block_size must be >= 1, got {block_size}")
+            raise LaunchConfigError(f"block_size must be >= 1, got {_show(block_size)}")
         if total < 0:
-            raise LaunchConfigError(f"total must be >= 0, got {total}")
+            raise LaunchConfigError(f"total must be >= 0, got {_show(total)}")
         return cls(grid=(total + block_size - 1) // block_size, block=block_size,
                    shared_memory=shared_memory)
 
@@ -129,14 +162,15 @@ class LaunchConfig:
                 program.shared_memory is not None else 0
         for g in grid:
             if not 0 <= g <= MAX_EXTENT:
-                raise LaunchConfigError(f"grid extents must be in [0, 2^31 - 1], got {grid}")
+                raise LaunchConfigError(f"grid extents must be in [0, 2^31 - 1], got {_show(grid)}")
         for b in block:
             if not 1 <= b <= MAX_BLOCK_LANES:
-                raise LaunchConfigError(f"block extents must be in [1, {MAX_BLOCK_LANES}], got {block}")
+                raise LaunchConfigError(f"block extents must be in [1, {MAX_BLOCK_LANES}], "
+                                        f"got {_show(block)}")
         if block[0] * block[1] * block[2] > MAX_BLOCK_LANES:
             raise LaunchConfigError(f"a block has at most {MAX_BLOCK_LANES} lanes, got {block}")
         if not 0 <= shared <= MAX_SHARED:
-            raise LaunchConfigError(f"shared_memory must be in [0, 2^26], got {shared}")
+            raise LaunchConfigError(f"shared_memory must be in [0, 2^26], got {_show(shared)}")
         total = grid[0] * grid[1] * grid[2] * block[0] * block[1] * block[2]
         if total >= 2**63:
             raise LaunchConfigError(f"a launch has fewer than 2^63 lanes, got {total}")
@@ -214,8 +248,36 @@ def _aligned_zeros(nbytes: int) -> np.ndarray:
     return raw[off:off + nbytes]
 
 
+_FIELD_NAMES = re.compile(r":[^:]*:")
+
+
+def _object_items(obj: Any) -> Optional[str]:
+    """What makes the items of ``obj`` Python object references (numpy dtype object or a
+    structured dtype with such a field, ctypes.py_object arrays, memoryviews of them), or
+    None. Their bytes must never reach the VM: a kernel could read and overwrite the pointers,
+    and Python would then crash."""
+    if isinstance(obj, np.ndarray):
+        return f"dtype {obj.dtype}"[:100] if obj.dtype.hasobject else None
+    try:
+        fmt = memoryview(obj).format
+    except (TypeError, ValueError, BufferError):
+        return None                      # not a buffer: the caller reports it
+    # 'O' is the struct code of an object reference; field names (":name:") may hold any letter
+    return f"buffer format {fmt!r}"[:100] if "O" in _FIELD_NAMES.sub("", fmt) else None
+
+
+def _objects_error(what: str, obj: Any, kind: str) -> LaunchConfigError:
+    return LaunchConfigError(f"{what}: {type(obj).__name__} with {kind} holds Python object "
+                             f"references, which a kernel must not read or write; use a numeric "
+                             f"dtype")
+
+
 def _byte_view(obj: Any, what: str, writable: bool) -> np.ndarray:
-    """A uint8 view of a C-contiguous buffer-protocol object (zero-copy)."""
+    """A uint8 view of a C-contiguous buffer-protocol object (zero-copy); LaunchConfigError if
+    its items are Python object references."""
+    kind = _object_items(obj)
+    if kind is not None:
+        raise _objects_error(what, obj, kind)
     if isinstance(obj, np.ndarray):
         if not obj.flags.c_contiguous:
             raise LaunchConfigError(f"{what}: array is not C-contiguous")
@@ -246,12 +308,13 @@ def _param_register(key: Any) -> int:
             return reg
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         reg = int(key)
-    elif isinstance(key, str) and key[:1] in "rR" and key[1:].isdigit():
+    elif isinstance(key, str) and key[:1] in "rR" and key[1:].isascii() and key[1:].isdigit() \
+            and len(key) <= 12:
         reg = int(key[1:])
     else:
-        raise LaunchConfigError(f"parameter key must be a register ('r5' or 5), got {key!r}")
+        raise LaunchConfigError(f"parameter key must be a register ('r5' or 5), got {_show(key)}")
     if not 0 <= reg <= 255:
-        raise LaunchConfigError(f"parameter register r{reg} out of range (r0-r255)")
+        raise LaunchConfigError(f"parameter register {_show(key)} out of range (r0-r255)")
     if type(key) in (int, str) and len(_REGISTER_KEYS) < 4096:
         _REGISTER_KEYS[key] = reg
     return reg
@@ -278,14 +341,21 @@ def typed_scalar(ty: DType, value: Any, what: str = "scalar") -> int:
         lo, hi = (-(1 << (ty.bits - 1)), (1 << (ty.bits - 1)) - 1) if ty.is_signed else \
             (0, (1 << ty.bits) - 1)
         if not lo <= v <= hi:
-            raise LaunchConfigError(f"{what}: {v} out of range for {ty.text}")
+            raise LaunchConfigError(f"{what}: {_show(v)} out of range for {ty.text}")
         return v
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                    np.floating)):
-        raise LaunchConfigError(f"{what}: {ty.text} needs a number, got {value!r}")
-    return float_to_bits(ty, float(value))
+        raise LaunchConfigError(f"{what}: {ty.text} needs a number, got {_show(value)}")
+    try:
+        x = float(value)
+    except OverflowError:            # an int beyond the f64 range (numpy refuses it too)
+        raise LaunchConfigError(f"{what}: {_show(value)} out of range for {ty.text}") from None
+    return float_to_bits(ty, x)
 
 
+# Typed scalars already converted, by (type text, value, value's type, sign): only exact str
+# types and int/float values are cached, and floats with their sign, because values that
+# compare equal may differ in bits (-0.0 == 0.0).
 _SCALARS: Dict[Tuple[Any, ...], Tuple[DType, int]] = {}
 
 
@@ -293,17 +363,20 @@ def _scalar_param(reg: int, value: Any) -> Tuple[int, DType, int]:
     what = f"parameter r{reg}"
     if isinstance(value, tuple):
         if len(value) != 2:
-            raise LaunchConfigError(f"{what}: a typed scalar is (type, value), got {value!r}")
-        key = (type(value[0]), value[0], type(value[1]), value[1])
-        hit = _SCALARS.get(key)
-        if hit is not None:
-            return reg, hit[0], hit[1]
+            raise LaunchConfigError(f"{what}: a typed scalar is (type, value), got {_show(value)}")
+        key: Optional[Tuple[Any, ...]] = None
+        t1 = type(value[1])
+        if type(value[0]) is str and (t1 is int or t1 is float):
+            key = (value[0], value[1], t1, math.copysign(1.0, value[1]) if t1 is float else 0)
+            hit = _SCALARS.get(key)
+            if hit is not None:
+                return reg, hit[0], hit[1]
         try:
             ty = DType.parse(value[0])
-        except ProgramError:
-            raise LaunchConfigError(f"{what}: unknown type {value[0]!r}") from None
+        except (ProgramError, ValueError):     # ValueError: an int too long to print
+            raise LaunchConfigError(f"{what}: unknown type {_show(value[0])}") from None
         v = typed_scalar(ty, value[1], what)
-        if len(_SCALARS) < 4096:
+        if key is not None and len(_SCALARS) < 4096:
             _SCALARS[key] = (ty, v)
         return reg, ty, v
     ty = _scalar_dtype(value)
@@ -317,13 +390,16 @@ class CpuBackend:
     """Owns global memory (buffers, the boundary pool, pools) and runs programs on the VM.
 
     ``num_threads``: the default thread count of this backend's launches (None: the OpenMP
-    default, see :func:`effective_num_threads`). Launches and host memory operations on one
-    backend are serialized; separate backends are independent.
+    default, see :func:`effective_num_threads`). ``pool_quota``: the bytes its pools (from
+    lanes and the host) may hold together, each counting its size + 128 (None:
+    :data:`DEFAULT_POOL_QUOTA`, half the physical memory); an allocation beyond it fails with
+    :class:`AllocationFailed`. Launches and host memory operations on one backend are
+    serialized; separate backends are independent.
     """
 
     engine_name = "vm"
 
-    def __init__(self, num_threads: Optional[int] = None):
+    def __init__(self, num_threads: Optional[int] = None, *, pool_quota: Optional[int] = None):
         if num_threads is not None:
             effective_num_threads(num_threads)          # validate early
         self.num_threads = num_threads
@@ -331,7 +407,7 @@ class CpuBackend:
         self._next_handle = 1
         self._buffers: Dict[int, np.ndarray] = {}
         self.boundary = _aligned_zeros(BOUNDARY_POOL_BYTES)
-        self._pools = _core.PoolTable(self.boundary)
+        self._pools = _core.PoolTable(self.boundary, _quota(pool_quota))
         self._engine: Any = None           # the VM's reusable scratch (made on first launch)
         self._host_table: Any = None       # sorted (handles, addresses, sizes) of host buffers
         # True while a launch runs. The lock serializes other threads, but the launching thread
@@ -343,13 +419,13 @@ class CpuBackend:
     def allocate_buffer(self, nbytes: int) -> int:
         """Allocate a zero-filled buffer of ``nbytes`` bytes; returns its handle (1, 2, ...)."""
         if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
-            raise ValueError(f"nbytes must be an int >= 0, got {nbytes!r}")
+            raise ValueError(f"nbytes must be an int >= 0, got {_show(nbytes)}")
         with self._lock:
             try:
                 arr = _aligned_zeros(int(nbytes))
-            except (MemoryError, ValueError):     # ValueError: beyond numpy's size limit
-                from .errors import AllocationFailed
-                raise AllocationFailed(f"cannot allocate a buffer of {nbytes} bytes") from None
+            except (MemoryError, ValueError, OverflowError):   # beyond numpy's size limit
+                raise AllocationFailed(f"cannot allocate a buffer of {_show(nbytes)} bytes") \
+                    from None
             h = self._new_handle()
             self._buffers[h] = arr
             self._host_table = None
@@ -401,38 +477,66 @@ class CpuBackend:
 
     # ---- pools
 
+    @property
+    def pool_quota(self) -> int:
+        """The bytes this backend's pools may hold together (each counts its size + 128);
+        settable (an int >= 0, None for the default). Lowering it below what the pools hold
+        frees nothing: later allocations fail until enough pools are freed."""
+        return int(self._pools.quota)
+
+    @pool_quota.setter
+    def pool_quota(self, nbytes: Optional[int]) -> None:
+        quota = _quota(nbytes)
+        with self._lock:
+            self._pools.quota = quota
+
+    @property
+    def pool_bytes(self) -> int:
+        """The bytes the pools hold against :attr:`pool_quota` now."""
+        return int(self._pools.used)
+
     def allocate_pool(self, nbytes: int) -> int:
-        """Allocate a zero-filled pool; returns its id (1, 2, ...)."""
+        """Allocate a zero-filled pool; returns its id (ISA.md §4.4: ids are never reused).
+        :class:`AllocationFailed` beyond :attr:`pool_quota` or the machine's memory."""
         if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
-            raise ValueError(f"nbytes must be an int >= 0, got {nbytes!r}")
+            raise ValueError(f"nbytes must be an int >= 0, got {_show(nbytes)}")
         with self._lock:
             pid = self._pools.alloc(int(nbytes)) if nbytes < 2**64 else 0
-            if pid == 0:
-                from .errors import AllocationFailed
-                raise AllocationFailed(f"cannot allocate a pool of {nbytes} bytes")
+            if pid <= 0:
+                why = (f" (the pools would hold more than the backend's pool_quota of "
+                       f"{self._pools.quota} bytes)") if pid < 0 else ""
+                raise AllocationFailed(f"cannot allocate a pool of {_show(nbytes)} bytes{why}")
             return pid
 
     def free_pool(self, pool: int) -> None:
         """Free a pool; InvalidHandle if unknown, already freed or 0 (the boundary pool)."""
         with self._lock:
-            if not self._pools.free(_as_handle(pool)):
+            # during a launch (a signal handler) lanes may still read it: release after it
+            if not self._pools.free(_as_handle(pool), self._busy):
                 raise InvalidHandle(f"invalid pool id: {pool}")
-            if not self._busy:      # else a running launch may still read it: release after it
-                self._pools.release_deferred()
 
-    def _pool(self, pool: int) -> np.ndarray:
-        view = self._pools.view(_as_handle(pool))
-        if view is None:
+    def _pool_copy(self, pool: int, obj: Any, offset: Any, to_pool: bool) -> None:
+        pid = _as_handle(pool)
+        size = self._pools.size(pid)
+        if size < 0:
             raise InvalidHandle(f"invalid pool id: {pool}")
-        return view
+        data = _byte_view(obj, "data" if to_pool else "out", writable=not to_pool)
+        off = _check_span(size, offset, data.size, f"pool {pool}")
+        # The copy runs under the pool table's lock: in a signal handler, a lane of the
+        # running launch may free the pool meanwhile (then it is gone: InvalidHandle).
+        done = self._pools.write(pid, off, data) if to_pool else self._pools.read(pid, off, data)
+        if not done:
+            raise InvalidHandle(f"invalid pool id: {pool}")
 
     def copy_to_pool(self, pool: int, data: Any, offset: int = 0) -> None:
+        """Copy the bytes of ``data`` (bytes-like or C-contiguous array) into a pool."""
         with self._lock:
-            _copy_in(self._pool(pool), data, offset, f"pool {pool}")
+            self._pool_copy(pool, data, offset, True)
 
     def copy_from_pool(self, pool: int, out: Any, offset: int = 0) -> Any:
+        """Fill ``out`` (writable C-contiguous array or bytearray) from a pool at ``offset``."""
         with self._lock:
-            _copy_out(self._pool(pool), out, offset, f"pool {pool}")
+            self._pool_copy(pool, out, offset, False)
             return out
 
     # ---- launches
@@ -494,14 +598,16 @@ class CpuBackend:
         if max_steps is not None and (isinstance(max_steps, bool) or
                                       not isinstance(max_steps, (int, np.integer)) or
                                       max_steps < 0):
-            raise LaunchConfigError(f"max_steps must be None or an int >= 0, got {max_steps!r}")
+            raise LaunchConfigError(f"max_steps must be None or an int >= 0, got "
+                                    f"{_show(max_steps)}")
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer,
                                                                      np.floating)) \
                     or not timeout > 0:
                 raise LaunchConfigError(f"timeout must be None or a number of seconds > 0, "
-                                        f"got {timeout!r}")
-            timeout = None if math.isinf(timeout) else float(timeout)
+                                        f"got {_show(timeout)}")
+            # beyond 10^9 s (~30 years; ints beyond the float range included): no limit
+            timeout = None if timeout > 1e9 else float(timeout)
         threads = effective_num_threads(num_threads if num_threads is not None
                                         else self.num_threads)
         exports: List[memoryview] = []
@@ -557,7 +663,10 @@ class CpuBackend:
             if tv in (bool, int, float, complex):
                 raise LaunchConfigError(
                     f"parameter r{reg}: a bare Python {tv.__name__} is ambiguous; "
-                    f"give a typed scalar such as ('u32', {value!r}) or a numpy scalar")
+                    f"give a typed scalar such as ('u32', {_show(value)}) or a numpy scalar")
+            kind = _object_items(value)
+            if kind is not None:
+                raise _objects_error(f"parameter r{reg}", value, kind)
             try:
                 addr, nbytes, writable = _core.array_address(value)
             except (BufferError, TypeError, ValueError):
@@ -597,7 +706,12 @@ class CpuBackend:
         return self._engine
 
     def _run(self, launch: Launch):
-        return _vm_run(launch)
+        try:
+            return _vm_run(launch)
+        except MemoryError as e:        # the VM's per-thread scratch memory
+            if isinstance(e, AllocationFailed):
+                raise
+            raise AllocationFailed(f"cannot allocate the launch's memory: {e}") from None
 
 
 class PreparedLaunch:
@@ -630,30 +744,42 @@ class ReferenceBackend(CpuBackend):
 
     engine_name = "reference"
 
+    def __init__(self, num_threads: Optional[int] = None, *, pool_quota: Optional[int] = None):
+        super().__init__(num_threads, pool_quota=pool_quota)
+        # Imported here, not in the first launch (the VM path never needs it): a signal
+        # handler that launches during a launch must not meet a half-imported module.
+        from . import reference
+        self._reference = reference
+
     def _run(self, launch: Launch):
-        from . import reference     # imported on first use: the VM path never needs it
-        return reference.run(launch)
+        run = getattr(self._reference, "run", None)
+        if run is None:     # a signal handler ran while this backend's creation imported it
+            raise BackendBusy("the reference interpreter is still being imported")
+        return run(launch)
 
 
-def _vm_run(launch: Launch):
-    global _vm_run
-    from .vm import run               # vm imports backend's neighbours; bind it on first use
-    _vm_run = run
-    return run(launch)
+def _quota(nbytes: Optional[int]) -> int:
+    """A pool quota argument as the core takes it (bytes, at most 2^64 - 1)."""
+    if nbytes is None:
+        return DEFAULT_POOL_QUOTA
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+        raise ValueError(f"pool_quota must be None or an int >= 0 (bytes), got {_show(nbytes)}")
+    return min(int(nbytes), 2**64 - 1)
 
 
 def _as_handle(h: Any) -> int:
     if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 0 <= h < 2**64:
-        raise InvalidHandle(f"invalid handle: {h!r}")
+        raise InvalidHandle(f"invalid handle: {_show(h)}")
     return int(h)
 
 
 def _check_span(size: int, offset: Any, n: int, what: str) -> int:
     if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
-        raise TypeError(f"offset must be an int, got {offset!r}")
+        raise TypeError(f"offset must be an int, got {_show(offset)}")
     offset = int(offset)
     if offset < 0 or offset + n > size:
-        raise OutOfBounds(f"out of bounds: {n} bytes at offset {offset} of {what} (size {size})")
+        raise OutOfBounds(f"out of bounds: {n} bytes at offset {_show(offset)} of {what} "
+                          f"(size {size})")
     return offset
 
 
@@ -694,7 +820,8 @@ def raise_fault(program: Program, grid: Shape3, block: Shape3, fault: faults.Fau
 
 _DEFAULT_CONFIG = LaunchConfig()
 _default_backends: Dict[str, CpuBackend] = {}
-_default_lock = threading.Lock()
+# re-entrant: a signal handler may launch while this thread is inside default_backend()
+_default_lock = threading.RLock()
 
 
 def default_backend(kind: str = "vm") -> CpuBackend:
@@ -702,7 +829,9 @@ def default_backend(kind: str = "vm") -> CpuBackend:
     with _default_lock:
         be = _default_backends.get(kind)
         if be is None:
-            be = _default_backends[kind] = CpuBackend() if kind == "vm" else ReferenceBackend()
+            new = CpuBackend() if kind == "vm" else ReferenceBackend()
+            # a signal handler may have made one meanwhile: the first one made stays
+            be = _default_backends.setdefault(kind, new)
         return be
 
 
@@ -726,3 +855,8 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
         backend = default_backend(kind)
     return backend.execute_program(program, LaunchConfig(grid, block, shared_memory), params,
                                    max_steps=max_steps, num_threads=num_threads, timeout=timeout)
+
+
+# Imported now, not by the first launch: a signal handler that launches while that import ran
+# would meet a half-imported module (vm does not import this module).
+from .vm import run as _vm_run  # noqa: E402

@@ -132,6 +132,8 @@ def _parse_scalar(ty: str, value: str, where: str) -> Tuple[str, Any]:
                 return ty, float(int(value, 0))
             except ValueError:
                 raise UsageError(f"{where}: {value!r} is not a number") from None
+            except OverflowError:
+                raise UsageError(f"{where}: {value!r} is out of the range of {ty}") from None
     try:
         return ty, int(value, 0)
     except ValueError:
@@ -150,10 +152,10 @@ def _parse_param(spec: str) -> Tuple[str, Any]:
     if value.startswith("@"):
         path = value[1:]
         try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
+            arr = np.ascontiguousarray(np.load(path, allow_pickle=False))
+        except (OSError, ValueError, MemoryError) as e:
             raise UsageError(f"{where}: cannot load {path}: {e}") from None
-        return reg, np.ascontiguousarray(arr)
+        return reg, arr
     head, _, rest = value.partition(":")
     if head == "zeros":
         dtype, _, count = rest.partition(":")
@@ -164,7 +166,13 @@ def _parse_param(spec: str) -> Tuple[str, Any]:
                 raise ValueError(count)
         except (TypeError, ValueError):
             raise UsageError(f"{where}: expected zeros:DTYPE:N (e.g. zeros:f32:1024)") from None
-        return reg, np.zeros(n, dt)
+        if dt.hasobject:       # a kernel could read and overwrite the object pointers
+            raise UsageError(f"{where}: dtype {dt} holds Python object references; use a "
+                             f"numeric dtype")
+        try:
+            return reg, np.zeros(n, dt)
+        except (MemoryError, ValueError, OverflowError):
+            raise UsageError(f"{where}: cannot allocate {n} elements of {dt}") from None
     if head in _TYPES and rest:
         return reg, _parse_scalar(head, rest, where)
     raise UsageError(f"{where}: unknown value {value!r}; use @file.npy, zeros:DTYPE:N or TYPE:VALUE "

@@ -83,8 +83,10 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
         return "barrier divergence: lanes of the block wait at different barrier ids"
     if code == INVALID_COORDINATE:
         return f"invalid coordinate: {'page' if d[1] else 'class'} {d[0]}"
-    if code == ALLOC_FAILED:
-        return f"pool allocation of {d[0]} bytes failed"
+    if code == ALLOC_FAILED:        # d[1]: refused by the backend's pool quota d[2]
+        why = (f" (the pools would hold more than the backend's pool_quota of {d[2]} bytes)"
+               if d[1] else "")
+        return f"pool allocation of {d[0]} bytes failed{why}"
     if code == STEP_LIMIT:
         return f"step limit exceeded (max_steps={d[0]})"
     if code == INTERRUPTED:

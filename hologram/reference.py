@@ -711,7 +711,7 @@ class _Interpreter:
                 lane.state = DONE
                 return
             self.tick -= 1
-            if not self.tick:
+            if self.tick <= 0:
                 self.check_deadline()
             try:
                 if self.max_steps is not None and lane.steps == self.max_steps:
@@ -991,19 +991,22 @@ def _atom_cas(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> 
 
 @_sem("PoolAlloc")
 def _pool_alloc(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
+    size = v["size"]
+    if size <= 2**48:               # allocating costs like touching the memory (as in the VM)
+        ex.tick -= size >> 6
     try:
-        pid = ex.pools.alloc(v["size"])
+        pid = ex.pools.alloc(size)          # the backend's table: the same quota as the VM
     except (MemoryError, OverflowError, ValueError):
         pid = 0
-    if not pid:
-        raise _Fault(faults.ALLOC_FAILED, v["size"])
+    if pid <= 0:
+        raise _Fault(faults.ALLOC_FAILED, size, int(pid < 0), ex.pools.quota)
     _put(lane, plan, pid)
     return lane.pc + 1
 
 
 @_sem("PoolFree")
 def _pool_free(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
-    if not ex.pools.free(v["handle"]):
+    if not ex.pools.free(v["handle"]):      # released at once: no view of it is kept
         raise _Fault(faults.INVALID_HANDLE, v["handle"], 1)
     return lane.pc + 1
 

@@ -162,6 +162,24 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+# Integer literals with more significant digits than this are out of every operand's range
+# (they are never converted: int() refuses decimal text of more than 4,300 digits).
+_MAX_DIGITS = 40
+
+
+def _int_literal(text: str) -> Optional[int]:
+    """The value of a decimal or 0x integer literal; None if it is too long for any range."""
+    hexa = text[:2].lower() == "0x"
+    body = (text[2:] if hexa else text).lstrip("0")
+    if len(body) > _MAX_DIGITS:
+        return None
+    return int(body or "0", 16 if hexa else 10)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 30 else f"{text[:12]}...{text[-8:]} ({len(text)} characters)"
+
+
 class _Tok:
     __slots__ = ("kind", "text", "col")
 
@@ -245,17 +263,20 @@ class _Line:
         t = self.next(what)
         if t.kind != "num" or not re.fullmatch(r"0[xX][0-9A-Fa-f]+|\d+", t.text):
             raise self.error(f"expected {what} (a non-negative integer), got {t.text!r}", t.col)
-        v = int(t.text, 16) if t.text[:2].lower() == "0x" else int(t.text)
-        if v > hi:
-            raise self.error(f"{what} {v} out of range [0, {hi}]", t.col)
+        v = _int_literal(t.text)
+        if v is None or v > hi:
+            shown = _short(t.text) if v is None else v
+            raise self.error(f"{what} {shown} out of range [0, {hi}]", t.col)
         return v
 
     def indexed(self, prefix: str, hi: int, what: str) -> int:
         t = self.next(what)
         m = re.fullmatch(prefix + r"(\d+)", t.text, re.IGNORECASE) if t.kind == "word" else None
-        if not m or int(m.group(1)) > hi:
-            raise self.error(f"expected {what} ({prefix}0-{prefix}{hi}), got {t.text!r}", t.col)
-        return int(m.group(1))
+        v = _int_literal(m.group(1)) if m else None
+        if v is None or v > hi:
+            raise self.error(f"expected {what} ({prefix}0-{prefix}{hi}), got {_short(t.text)!r}",
+                             t.col)
+        return v
 
     def reg(self) -> int:
         return self.indexed("r", 255, "register")
@@ -286,9 +307,10 @@ class _Line:
             if low == "buf":                  # "buf" uint: the number may be a separate token
                 handle = self.uint("buffer handle", INT_RANGES[U64])
             else:
-                handle = int(low[3:], 0) if low[3:5] == "0x" else int(low[3:])
-                if handle > INT_RANGES[U64]:
+                value = _int_literal(low[3:])
+                if value is None or value > INT_RANGES[U64]:
                     raise self.error("buffer handle out of range", t.col)
+                handle = value
             offset = self.uint("offset", INT_RANGES[U64]) if self.accept("+") else 0
             addr: Any = BufferOffset(handle, offset)
         elif t.kind == "word" and low in ("\u03c6", "phi"):
@@ -325,7 +347,10 @@ def _parse_imm(line: _Line, ty: DType) -> int:
     body = text.lstrip("+-")
     is_int = re.fullmatch(r"0[xX][0-9A-Fa-f]+|\d+", body) is not None
     if is_int and not text.startswith("+"):
-        v = int(body, 16) if body[:2].lower() == "0x" else int(body)
+        value = _int_literal(body)
+        if value is None:
+            raise line.error("immediate out of range", col)
+        v = value
         if text.startswith("-"):
             if not ty.is_signed:
                 raise line.error(f"negative immediate not allowed for {ty.text}", col)
@@ -416,9 +441,11 @@ def _parse_instruction(line: _Line) -> Instruction:
             for name, text in m.groupdict().items():
                 kind = spec.field(name).kind
                 if kind == OPTPRED:
-                    if text is not None and int(text) > 15:
-                        raise line.error(f"predicate p{text} out of range (p0-p15)", tok.col)
-                    values[name] = None if text is None else int(text)
+                    index = None if text is None else _int_literal(text)
+                    if text is not None and (index is None or index > 15):
+                        raise line.error(f"predicate p{_short(text)} out of range (p0-p15)",
+                                         tok.col)
+                    values[name] = index
                 elif kind == SREG:
                     values["_sreg_ty"] = DType.parse(text)
                 else:

@@ -9,10 +9,11 @@ Targets (``--target``):
   random JSON of any type, keys dropped/added, deep nesting) and on mutated text.
 * ``vm``   -- launches of random programs (valid ones from ``isa_testlib.programs``, and
   invalid ones with ``validate=False``) with random launch configurations, random parameters
-  (arrays of any dtype, size, alignment and writability, bytes, typed scalars, junk), random
-  host buffers and pools, ``max_steps`` and ``timeout``. Parameter arrays are windows of
-  larger arrays whose guard bytes must be unchanged after the launch. Every launch runs on the
-  VM with 1 and 2 threads; small ones also on the reference interpreter.
+  (arrays of any dtype, size, alignment and writability, bytes, typed scalars, junk such as
+  object arrays, which must be refused), random host buffers and pools, ``max_steps`` and
+  ``timeout``. Parameter arrays are windows of larger arrays whose guard bytes must be
+  unchanged after the launch. Every launch runs on the VM with 1 and 2 threads; small ones
+  also on the reference interpreter.
 * ``diff`` -- differential fuzzing: random valid programs of ``test_differential``'s generator
   (all families, including planted faults) compared between the reference interpreter and the
   VM with 1 and 2 threads (buffers, resonance and the reported error).
@@ -38,6 +39,7 @@ suite; ``pytest --runslow`` runs a longer session.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import random
@@ -468,7 +470,7 @@ def vm_cases(draw):
                     draw(st.integers(0, 2**64)))
         else:
             spec = draw(st.sampled_from([1, 2.5, "text", None, [1, 2], (1, 2, 3), ("u32",),
-                                         True, object]))
+                                         True, object, "<object array>", "<py_object array>"]))
         params.append((reg, kind, spec))
     host_buffers = draw(st.lists(st.one_of(st.integers(0, 64), st.integers(0, 100000)),
                                  max_size=3))
@@ -544,6 +546,10 @@ def _make_params(case, rng: np.random.Generator):
             dt = np.dtype(DTYPES[spec[0]])
             value = np.frombuffer(int(spec[1] % 2**64).to_bytes(8, "little")[:dt.itemsize],
                                   dt)[0] if dt.itemsize <= 8 else dt.type(0)
+        elif spec == "<object array>":          # Python object pointers: must be refused
+            value = np.array([None, 1, "x"], dtype=object)
+        elif spec == "<py_object array>":
+            value = (ctypes.py_object * 2)(1, "y")
         else:
             value = spec
         try:

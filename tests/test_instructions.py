@@ -1348,7 +1348,11 @@ def test_pools_persist_and_share_ids_with_host(backend):
         backend.free_pool(2)
     with pytest.raises(hg.InvalidHandle):
         backend.free_pool(0)
-    assert backend.allocate_pool(8) == 3             # ids are never reused
+    new = backend.allocate_pool(8)                   # pool 2's slot, a new id (§4.4)
+    assert new not in (0, 1, 2)
+    with pytest.raises(hg.InvalidHandle):             # the old id stays invalid
+        backend.copy_from_pool(2, got)
+    backend.copy_from_pool(new, np.zeros(2, np.uint32))
 
 
 @pytest.mark.parametrize("ty,value", [("f16", 0x7C01), ("bf16", 0xFF81), ("i8", -3),

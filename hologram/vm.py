@@ -25,7 +25,7 @@ NCOL = L_["NCOL"]
 OPCODES = _core.OPCODES
 
 _core.set_atlas_tables(atlas.MIRROR, atlas.DEGREE,
-                       [k for row in atlas.NEIGHBOUR_TABLE for k in row])
+                       [k for row in atlas.NEIGHBOUR_TABLE for k in row], atlas.IS_UNITY)
 
 
 @dataclass

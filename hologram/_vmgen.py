@@ -240,49 +240,50 @@ def _real_body(entry: str, args: Sequence[str]) -> List[str]:
 
 def _semantics() -> List[str]:
     out: List[str] = []
-    fam = {f: [s for s in SPECS if s.family == f and s.sem] for f in ELEMENTWISE}
+    fam = {f: [(s, s.sem) for s in SPECS if s.family == f and s.sem is not None]
+           for f in ELEMENTWISE}
     ints = "sgn", "sh"
     out += _ladder(
         "uint64_t int_binop(int op, uint64_t x, uint64_t y, bint sgn, int sh)",
         "x OP y on canonical integers (sign- or zero-extended from 64 - sh bits).", "uint64_t r",
-        [(s, [f"r = {_apply(s.sem.ints, ('x', 'y'), ints)}"]) for s in fam["binary"]
-         if s.sem.ints],
+        [(s, [f"r = {_apply(m.ints, ('x', 'y'), ints)}"]) for s, m in fam["binary"]
+         if m.ints],
         "    else:\n        r = 0          # not an integer binary instruction: never passed\n"
         "    return canon(r, sh, sgn)")
     out += _ladder(
         "real real_binop(int op, real a, real b)",
         "a OP b in f32 or f64 (one rounding in the type).", "",
-        [(s, _real_body(s.sem.floats, ("a", "b"))) for s in fam["binary"] if s.sem.floats],
+        [(s, _real_body(m.floats, ("a", "b"))) for s, m in fam["binary"] if m.floats],
         "    return 0          # not a float binary instruction: never passed")
     out += _ladder(
         "uint64_t int_unop(int op, uint64_t x, bint sgn, int sh)",
         "OP x on a canonical integer.", "uint64_t r",
-        [(s, [f"r = {_apply(s.sem.ints, ('x',), ints)}"]) for s in fam["unary"] if s.sem.ints],
+        [(s, [f"r = {_apply(m.ints, ('x',), ints)}"]) for s, m in fam["unary"] if m.ints],
         "    else:\n        r = 0          # not an integer unary instruction: never passed\n"
         "    return canon(r, sh, sgn)")
     out += _ladder(
         "uint64_t bits_unop(int op, uint64_t x, uint64_t sign)",
         "OP x on a float's bit pattern (sign: the type's sign bit).", "",
-        [(s, [f"return {_apply(s.sem.bits, ('x', 'sign'))}"]) for s in fam["unary"]
-         if s.sem.bits],
+        [(s, [f"return {_apply(m.bits, ('x', 'sign'))}"]) for s, m in fam["unary"]
+         if m.bits],
         "    return x          # not a bit-pattern unary instruction: never passed")
     out += _ladder(
         "real real_unop(int op, real a)",
         "OP a in f32 or f64.", "",
-        [(s, _real_body(s.sem.floats, ("a",))) for s in fam["unary"] if s.sem.floats],
+        [(s, _real_body(m.floats, ("a",))) for s, m in fam["unary"] if m.floats],
         "    return 0          # not a float unary instruction: never passed")
     out += _ladder(
         "uint64_t int_ternop(int op, uint64_t x, uint64_t y, uint64_t z, bint sgn, int sh)",
         "OP(x, y, z) on canonical integers.", "uint64_t r",
-        [(s, [f"r = {_apply(s.sem.ints, ('x', 'y', 'z'), ints)}"]) for s in fam["ternary"]
-         if s.sem.ints],
+        [(s, [f"r = {_apply(m.ints, ('x', 'y', 'z'), ints)}"]) for s, m in fam["ternary"]
+         if m.ints],
         "    else:\n        r = 0          # not an integer ternary instruction: never passed\n"
         "    return canon(r, sh, sgn)")
     out += _ladder(
         "real real_ternop(int op, real a, real b, real c)",
         "OP(a, b, c) in f32 or f64.", "",
-        [(s, _real_body(s.sem.floats, ("a", "b", "c"))) for s in fam["ternary"]
-         if s.sem.floats],
+        [(s, _real_body(m.floats, ("a", "b", "c"))) for s, m in fam["ternary"]
+         if m.floats],
         "    return 0          # not a float ternary instruction: never passed")
     return out
 

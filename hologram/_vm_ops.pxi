@@ -306,7 +306,7 @@ cdef inline uint64_t int_binop(int op, uint64_t x, uint64_t y, bint sgn, int sh)
 
 
 cdef inline real real_binop(int op, real a, real b) noexcept nogil:
-    """a OP b in f32 or f64 (one rounding in the type)."""
+    """The binary instructions on f32 or f64 values (one rounding in the type)."""
     if op == OP_ADD:
         return a + b
     elif op == OP_SUB:
@@ -325,7 +325,7 @@ cdef inline real real_binop(int op, real a, real b) noexcept nogil:
 
 
 cdef inline uint64_t int_unop(int op, uint64_t x, bint sgn, int sh) noexcept nogil:
-    """OP x on a canonical integer."""
+    """OP x on canonical integers (sign- or zero-extended from 64 - sh bits)."""
     cdef uint64_t r
     if op == OP_ABS:
         r = int_abs(x, sgn, sh)
@@ -338,17 +338,8 @@ cdef inline uint64_t int_unop(int op, uint64_t x, bint sgn, int sh) noexcept nog
     return canon(r, sh, sgn)
 
 
-cdef inline uint64_t bits_unop(int op, uint64_t x, uint64_t sign) noexcept nogil:
-    """OP x on a float's bit pattern (sign: the type's sign bit)."""
-    if op == OP_ABS:
-        return abs_bits(x, sign)
-    elif op == OP_NEG:
-        return neg_bits(x, sign)
-    return x          # not a bit-pattern unary instruction: never passed
-
-
 cdef inline real real_unop(int op, real a) noexcept nogil:
-    """OP a in f32 or f64."""
+    """The unary instructions on f32 or f64 values (one rounding in the type)."""
     if op == OP_EXP:
         if real is float:
             return expf(a)
@@ -401,8 +392,18 @@ cdef inline real real_unop(int op, real a) noexcept nogil:
     return 0          # not a float unary instruction: never passed
 
 
-cdef inline uint64_t int_ternop(int op, uint64_t x, uint64_t y, uint64_t z, bint sgn, int sh) noexcept nogil:
-    """OP(x, y, z) on canonical integers."""
+cdef inline uint64_t bits_unop(int op, uint64_t x, uint64_t sign) noexcept nogil:
+    """OP x on a float's bit pattern (sign: the type's sign bit)."""
+    if op == OP_ABS:
+        return abs_bits(x, sign)
+    elif op == OP_NEG:
+        return neg_bits(x, sign)
+    return x          # not a bit-pattern unary instruction: never passed
+
+
+cdef inline uint64_t int_ternop(int op, uint64_t x, uint64_t y, uint64_t z, bint sgn,
+                                int sh) noexcept nogil:
+    """OP(x, y, z) on canonical integers (sign- or zero-extended from 64 - sh bits)."""
     cdef uint64_t r
     if op == OP_MAD:
         r = int_mad(x, y, z, sgn, sh)
@@ -412,7 +413,7 @@ cdef inline uint64_t int_ternop(int op, uint64_t x, uint64_t y, uint64_t z, bint
 
 
 cdef inline real real_ternop(int op, real a, real b, real c) noexcept nogil:
-    """OP(a, b, c) in f32 or f64."""
+    """The ternary instructions on f32 or f64 values (one rounding in the type)."""
     if op == OP_MAD:
         return mad_isa(a, b, c)
     elif op == OP_FMA:
@@ -423,7 +424,8 @@ cdef inline real real_ternop(int op, real a, real b, real c) noexcept nogil:
     return 0          # not a float ternary instruction: never passed
 
 
-cdef void exec_add(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_add(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """ADD: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -448,7 +450,8 @@ cdef void exec_add(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_sub(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_sub(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """SUB: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -473,7 +476,8 @@ cdef void exec_sub(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_mul(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_mul(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """MUL: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -498,7 +502,8 @@ cdef void exec_mul(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_div(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_div(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """DIV: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -523,7 +528,8 @@ cdef void exec_div(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_rem(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_rem(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """REM: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_I64:
@@ -542,7 +548,8 @@ cdef void exec_rem(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_mad(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_mad(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """MAD: element-wise d = OP(a, b, c), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -567,7 +574,8 @@ cdef void exec_mad(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_fma(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_fma(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """FMA: element-wise d = OP(a, b, c), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -580,7 +588,8 @@ cdef void exec_fma(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_min(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_min(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """MIN: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -605,7 +614,8 @@ cdef void exec_min(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_max(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_max(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """MAX: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -630,7 +640,8 @@ cdef void exec_max(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_abs(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_abs(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """ABS: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -649,7 +660,8 @@ cdef void exec_abs(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_neg(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_neg(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """NEG: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -668,7 +680,8 @@ cdef void exec_neg(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_and(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_and(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """AND: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_I64:
@@ -687,7 +700,8 @@ cdef void exec_and(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_or(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_or(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                  int first) noexcept nogil:
     """OR: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_I64:
@@ -706,7 +720,8 @@ cdef void exec_or(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int6
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_xor(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_xor(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """XOR: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_I64:
@@ -725,7 +740,8 @@ cdef void exec_xor(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_not(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_not(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """NOT: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_I64:
@@ -744,7 +760,8 @@ cdef void exec_not(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_shl(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_shl(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """SHL: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_I64:
@@ -763,7 +780,8 @@ cdef void exec_shl(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_shr(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_shr(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """SHR: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_I64:
@@ -782,7 +800,8 @@ cdef void exec_shr(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_exp(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_exp(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """EXP: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -795,7 +814,8 @@ cdef void exec_exp(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_log(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_log(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """LOG: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -808,7 +828,8 @@ cdef void exec_log(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_log2(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_log2(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                    int first) noexcept nogil:
     """LOG2: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -821,7 +842,8 @@ cdef void exec_log2(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, in
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_log10(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_log10(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                     int first) noexcept nogil:
     """LOG10: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -834,7 +856,8 @@ cdef void exec_log10(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, i
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_sqrt(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_sqrt(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                    int first) noexcept nogil:
     """SQRT: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -847,7 +870,8 @@ cdef void exec_sqrt(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, in
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_rsqrt(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_rsqrt(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                     int first) noexcept nogil:
     """RSQRT: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -860,7 +884,8 @@ cdef void exec_rsqrt(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, i
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_sin(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_sin(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """SIN: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -873,7 +898,8 @@ cdef void exec_sin(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_cos(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_cos(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """COS: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -886,7 +912,8 @@ cdef void exec_cos(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_tan(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_tan(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """TAN: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -899,7 +926,8 @@ cdef void exec_tan(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_tanh(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_tanh(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                    int first) noexcept nogil:
     """TANH: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -912,7 +940,8 @@ cdef void exec_tanh(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, in
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_sigmoid(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_sigmoid(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                       int first) noexcept nogil:
     """SIGMOID: element-wise d = OP(a), from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:
@@ -925,7 +954,8 @@ cdef void exec_sigmoid(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
         vm_bug(w, ins, g, n, pc)
 
 
-cdef void exec_pow(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc, int first) noexcept nogil:
+cdef void exec_pow(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
     """POW: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
     if ty == T_F32:

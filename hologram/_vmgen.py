@@ -120,6 +120,15 @@ def _arms(spec: Spec) -> List[Tuple[Tuple[DType, ...], str, str]]:
     return out
 
 
+def _signature(head: str, params: str, tail: str = " noexcept nogil:") -> List[str]:
+    """``head(params)tail`` wrapped at a comma, the rest aligned after the parenthesis."""
+    line = f"{head}({params}){tail}"
+    if len(line) <= 96:
+        return [line]
+    cut = params.rfind(", ", 0, 96 - len(head) - 1)
+    return [f"{head}({params[:cut + 1]}", " " * (len(head) + 1) + f"{params[cut + 2:]}){tail}"]
+
+
 def _or(var: str, names: Iterable[str], indent: str) -> str:
     """``var == A or var == B ...`` wrapped to the line length."""
     terms = [f"{var} == {n}" for n in names]
@@ -220,7 +229,8 @@ def _ladder(signature: str, doc: str, ret: str, entries: List[Tuple[Spec, List[s
             tail: str) -> List[str]:
     """A value function: one arm per instruction (its op is a constant wherever it is called,
     so after inlining only that arm is left)."""
-    out = [f"cdef inline {signature} noexcept nogil:", f'    """{doc}"""']
+    head, params = signature[:-1].split("(", 1)
+    out = _signature(f"cdef inline {head}", params) + [f'    """{doc}"""']
     if ret:
         out.append(f"    cdef {ret}")
     for k, (spec, body) in enumerate(entries):
@@ -239,52 +249,32 @@ def _real_body(entry: str, args: Sequence[str]) -> List[str]:
 
 
 def _semantics() -> List[str]:
+    """int_*op / real_*op (binary, unary, ternary) and bits_unop: the `sem` columns as C."""
     out: List[str] = []
-    fam = {f: [(s, s.sem) for s in SPECS if s.family == f and s.sem is not None]
-           for f in ELEMENTWISE}
-    ints = "sgn", "sh"
-    out += _ladder(
-        "uint64_t int_binop(int op, uint64_t x, uint64_t y, bint sgn, int sh)",
-        "x OP y on canonical integers (sign- or zero-extended from 64 - sh bits).", "uint64_t r",
-        [(s, [f"r = {_apply(m.ints, ('x', 'y'), ints)}"]) for s, m in fam["binary"]
-         if m.ints],
-        "    else:\n        r = 0          # not an integer binary instruction: never passed\n"
-        "    return canon(r, sh, sgn)")
-    out += _ladder(
-        "real real_binop(int op, real a, real b)",
-        "a OP b in f32 or f64 (one rounding in the type).", "",
-        [(s, _real_body(m.floats, ("a", "b"))) for s, m in fam["binary"] if m.floats],
-        "    return 0          # not a float binary instruction: never passed")
-    out += _ladder(
-        "uint64_t int_unop(int op, uint64_t x, bint sgn, int sh)",
-        "OP x on a canonical integer.", "uint64_t r",
-        [(s, [f"r = {_apply(m.ints, ('x',), ints)}"]) for s, m in fam["unary"] if m.ints],
-        "    else:\n        r = 0          # not an integer unary instruction: never passed\n"
-        "    return canon(r, sh, sgn)")
-    out += _ladder(
-        "uint64_t bits_unop(int op, uint64_t x, uint64_t sign)",
-        "OP x on a float's bit pattern (sign: the type's sign bit).", "",
-        [(s, [f"return {_apply(m.bits, ('x', 'sign'))}"]) for s, m in fam["unary"]
-         if m.bits],
-        "    return x          # not a bit-pattern unary instruction: never passed")
-    out += _ladder(
-        "real real_unop(int op, real a)",
-        "OP a in f32 or f64.", "",
-        [(s, _real_body(m.floats, ("a",))) for s, m in fam["unary"] if m.floats],
-        "    return 0          # not a float unary instruction: never passed")
-    out += _ladder(
-        "uint64_t int_ternop(int op, uint64_t x, uint64_t y, uint64_t z, bint sgn, int sh)",
-        "OP(x, y, z) on canonical integers.", "uint64_t r",
-        [(s, [f"r = {_apply(m.ints, ('x', 'y', 'z'), ints)}"]) for s, m in fam["ternary"]
-         if m.ints],
-        "    else:\n        r = 0          # not an integer ternary instruction: never passed\n"
-        "    return canon(r, sh, sgn)")
-    out += _ladder(
-        "real real_ternop(int op, real a, real b, real c)",
-        "OP(a, b, c) in f32 or f64.", "",
-        [(s, _real_body(m.floats, ("a", "b", "c"))) for s, m in fam["ternary"]
-         if m.floats],
-        "    return 0          # not a float ternary instruction: never passed")
+    for family, name, operands, what in (("binary", "binop", "xy", "x OP y"),
+                                          ("unary", "unop", "x", "OP x"),
+                                          ("ternary", "ternop", "xyz", "OP(x, y, z)")):
+        sems = [(s, s.sem) for s in SPECS if s.family == family and s.sem is not None]
+        ints, reals = tuple(operands), tuple("abc"[:len(operands)])
+        out += _ladder(
+            f"uint64_t int_{name}(int op, {', '.join(f'uint64_t {x}' for x in ints)}, "
+            "bint sgn, int sh)",
+            f"{what} on canonical integers (sign- or zero-extended from 64 - sh bits).",
+            "uint64_t r",
+            [(s, [f"r = {_apply(m.ints, ints, ('sgn', 'sh'))}"]) for s, m in sems if m.ints],
+            f"    else:\n        r = 0          # not an integer {family} instruction: never "
+            "passed\n    return canon(r, sh, sgn)")
+        out += _ladder(
+            f"real real_{name}(int op, {', '.join(f'real {a}' for a in reals)})",
+            f"The {family} instructions on f32 or f64 values (one rounding in the type).", "",
+            [(s, _real_body(m.floats, reals)) for s, m in sems if m.floats],
+            f"    return 0          # not a float {family} instruction: never passed")
+        if family == "unary":
+            out += _ladder(
+                "uint64_t bits_unop(int op, uint64_t x, uint64_t sign)",
+                "OP x on a float's bit pattern (sign: the type's sign bit).", "",
+                [(s, [f"return {_apply(m.bits, ('x', 'sign'))}"]) for s, m in sems if m.bits],
+                "    return x          # not a bit-pattern unary instruction: never passed")
     return out
 
 
@@ -298,7 +288,7 @@ def _elementwise_handler(spec: Spec) -> List[str]:
     every loop inlined would be a single huge function)."""
     rows = ELEMENTWISE[spec.family]
     divisor = spec.sem is not None and spec.sem.zero_divisor_faults
-    out = [f"cdef void {handler(spec)}({HANDLER_ARGS}) noexcept nogil:",
+    out = _signature(f"cdef void {handler(spec)}", HANDLER_ARGS) + [
            f'    """{spec.variant}: {FAMILIES[spec.family]}."""',
            "    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]"]
     for j, (types, kind, sh) in enumerate(_arms(spec)):

@@ -13,6 +13,7 @@ OpenMP flags per compiler: MSVC /openmp (no link flag; vcomp140.dll); macOS clan
 What the build chose is written to hologram/_build_info.json (read by hologram.show_config()).
 """
 
+import glob
 import json
 import os
 import platform
@@ -149,8 +150,11 @@ DIRECTIVES = {
 
 setup(
     ext_modules=cythonize(
+        # _core.pyx includes the hologram/_vm_*.pxi files (one of them generated from the ISA
+        # table by hologram/_vmgen.py and committed): a change to any of them rebuilds.
         [Extension("hologram._core", ["hologram/_core.pyx"], include_dirs=["hologram"],
-                   depends=["hologram/_vmhelpers.h", "hologram/_openmp.pxd"])],
+                   depends=["hologram/_vmhelpers.h", "hologram/_openmp.pxd",
+                            *sorted(glob.glob("hologram/_vm_*.pxi"))])],
         compiler_directives=DIRECTIVES,
         build_dir="build",
         annotate=_flag("HOLOGRAM_ANNOTATE"),

@@ -8,6 +8,7 @@ Quick start::
 """
 
 from ._config import show_config
+from ._version import __version__
 from .backend import (CpuBackend, LaunchConfig, LaunchResult, ReferenceBackend,
                       effective_num_threads, launch, openmp_enabled)
 from .errors import (AllocationFailed, AssemblyError, BackendBusy, BarrierDivergence,
@@ -19,8 +20,6 @@ from .errors import (AllocationFailed, AssemblyError, BackendBusy, BarrierDiverg
 from .isa import DType, Instruction
 from .program import Program
 from .text import assemble
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):

@@ -37,7 +37,7 @@ def config() -> Dict[str, Any]:
     """Everything :func:`show_config` prints, as a dict."""
     import numpy as np
 
-    from . import __version__
+    from ._version import __version__
     from .backend import (DEFAULT_POOL_QUOTA, MAX_THREADS, effective_num_threads,
                           openmp_enabled)
 

@@ -1,14 +1,16 @@
-"""Type stub of the compiled VM module (hologram/_core.pyx)."""
+"""Type stub of the compiled VM module (hologram/_core.pyx and the _vm_*.pxi files it includes)."""
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-OPCODES: Dict[str, int]
+OPCODES: Dict[str, int]             # generated from hologram.isa.SPECS, in its order
+NUM_OPS: int
 LAYOUT: Dict[str, int]
 FAULT_CODES: Dict[str, int]
 
-def set_atlas_tables(mirror: Sequence[int], degree: Sequence[int], nbrs: Sequence[int]) -> None: ...
+def set_atlas_tables(mirror: Sequence[int], degree: Sequence[int], nbrs: Sequence[int],
+                     unity: Sequence[bool]) -> None: ...
 def openmp_enabled() -> bool: ...
 def max_threads() -> int: ...
 def array_address(obj: Any) -> Tuple[int, int, bool]: ...  # (address, nbytes, writable)

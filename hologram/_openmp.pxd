@@ -8,11 +8,9 @@ cdef extern from *:
     #else
         #define HOLOGRAM_HAVE_OPENMP 0
         #define omp_get_max_threads() 1
-        #define omp_get_thread_num() 0
         #define omp_get_num_threads() 1
     #endif
     """
     bint HOLOGRAM_HAVE_OPENMP
     int omp_get_max_threads() noexcept nogil
-    int omp_get_thread_num() noexcept nogil
     int omp_get_num_threads() noexcept nogil

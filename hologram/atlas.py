@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import FrozenSet, Tuple
 
 __all__ = ["NUM_CLASSES", "PAGES", "PAGE_BYTES", "CLASS_BYTES", "BOUNDARY_BYTES",
-           "PHASE_MODULUS", "MAX_DEGREE", "label", "class_of", "mirror", "neighbours",
+           "CLASS_HANDLE_BASE", "PHASE_MODULUS", "MAX_DEGREE", "label", "class_of", "mirror", "neighbours",
            "boundary_offset", "MIRROR", "NEIGHBOURS", "DEGREE", "NEIGHBOUR_TABLE",
            "UNITY_CLASSES", "IS_UNITY", "neighbour"]
 
@@ -19,6 +19,7 @@ PAGES = 48
 PAGE_BYTES = 256
 CLASS_BYTES = PAGES * PAGE_BYTES               # 12,288
 BOUNDARY_BYTES = NUM_CLASSES * CLASS_BYTES     # 1,179,648
+CLASS_HANDLE_BASE = 2**64 - NUM_CLASSES        # buffer handle of class c's window: base + c (§4.3)
 PHASE_MODULUS = 768
 MAX_DEGREE = 6
 

@@ -1,40 +1,45 @@
 """Backends: host memory, launch configuration, parameters and the launch path (ISA.md §7).
 
-:class:`CpuBackend` runs programs on the Cython VM; :class:`ReferenceBackend` runs them on the
-pure-Python reference interpreter with the same host interface and the same launch path, so the
-two differ only in the engine.
+:class:`CpuBackend` owns host memory and runs launches on an *engine*: the Cython VM
+(``engine="vm"``, :class:`hologram.vm.VmEngine`) or the pure-Python reference interpreter
+(``engine="reference"``, :class:`hologram.reference.ReferenceEngine`). Both get the same
+:class:`~hologram.launch.Launch` and the backend's host buffers, so the two differ only in the
+engine; :class:`ReferenceBackend` is ``CpuBackend(engine="reference")``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _core, faults
-from .errors import (AllocationFailed, BackendBusy, ExecutionError, InvalidHandle,
-                     LaunchConfigError, OutOfBounds, ProgramError)
+from . import _core, atlas
+from .errors import (AllocationFailed, BackendBusy, InvalidHandle, LaunchConfigError, OutOfBounds,
+                     ProgramError)
+from .floats import float_to_bits
 from .isa import DType
+from .launch import Launch, LaunchResult, Shape3, raise_fault
+from .launch import byte_view as _byte_view
+from .launch import lane_coords  # noqa: F401  (re-exported)
+from .launch import refuse_objects
 from .program import Program
-from .text import float_to_bits
+from .vm import VmEngine
 
 __all__ = ["LaunchConfig", "LaunchResult", "CpuBackend", "ReferenceBackend", "launch",
            "effective_num_threads", "openmp_enabled", "BOUNDARY_POOL_BYTES", "CLASS_HANDLE_BASE",
            "MAX_THREADS", "DEFAULT_POOL_QUOTA"]
 
-BOUNDARY_POOL_BYTES = 96 * 48 * 256
-CLASS_BYTES = 48 * 256
-CLASS_HANDLE_BASE = 2**64 - 96
+BOUNDARY_POOL_BYTES = atlas.BOUNDARY_BYTES
+CLASS_BYTES = atlas.CLASS_BYTES
+CLASS_HANDLE_BASE = atlas.CLASS_HANDLE_BASE
 MAX_EXTENT = 2**31 - 1
 MAX_BLOCK_LANES = 1024
 MAX_SHARED = 2**26
 
-Shape3 = Tuple[int, int, int]
 ShapeArg = Union[int, Sequence[int], None]
 
 
@@ -177,125 +182,11 @@ class LaunchConfig:
         return grid, block, shared
 
 
-class LaunchResult:
-    """What a launch returns: the resonance accumulator (96 float64 sums of ``res.accum``) and
-    the number of threads the launch was allowed."""
-    __slots__ = ("_resonance", "num_threads")
-
-    def __init__(self, resonance: Optional[np.ndarray], num_threads: int):
-        self._resonance = resonance          # None: all zeros, made on first access
-        self.num_threads = num_threads
-
-    @property
-    def resonance(self) -> np.ndarray:
-        if self._resonance is None:
-            self._resonance = np.zeros(96, np.float64)
-        return self._resonance
-
-    def __repr__(self) -> str:
-        return f"LaunchResult(num_threads={self.num_threads}, resonance={self.resonance!r})"
-
-
-@dataclass(eq=False)
-class Launch:
-    """Everything an engine needs for one launch (built by :meth:`CpuBackend.execute_program`).
-
-    ``reg_init`` lists the parameter registers in ascending order as (register, type, value):
-    integers as Python ints in the type's range, floats as bit patterns. ``bound`` lists the
-    parameter buffers as (handle, object, address, nbytes) in ascending handle order, each
-    8-byte aligned (an aligned copy where needed); ``buffers`` maps every live handle (host
-    buffers and parameters) to a writable uint8 array.
-    """
-    program: Program
-    grid: Shape3
-    block: Shape3
-    shared_memory: int
-    reg_init: List[Tuple[int, DType, int]]
-    bound: List[Tuple[int, Any, int, int]]
-    pools: Any                # _core.PoolTable; pool 0 is the boundary pool
-    max_steps: Optional[int]
-    num_threads: int
-    backend: "CpuBackend"
-    engine_state: Any = None  # what an engine caches between runs of a prepared launch
-    timeout: Optional[float] = None   # seconds per run (None: no limit)
-    # buffer exports (memoryviews) of directly bound parameters that are not numpy arrays:
-    # while they exist, a bytearray / mmap / array.array cannot be resized or closed
-    exports: Optional[List[memoryview]] = None
-
-    def release(self) -> None:
-        """Drop the parameter exports (after the last run)."""
-        for mv in self.exports or ():
-            mv.release()
-        self.exports = None
-
-    @property
-    def params(self) -> List[Tuple[int, int, int]]:
-        """The bound parameters as (handle, address, nbytes), for the VM."""
-        return [(h, addr, n) for h, _, addr, n in self.bound]
-
-    @property
-    def buffers(self) -> Dict[int, np.ndarray]:
-        out = dict(self.backend._buffers)
-        for h, obj, _, _ in self.bound:
-            out[h] = _byte_view(obj, f"handle {h}", writable=False)
-        return out
-
-
 def _aligned_zeros(nbytes: int) -> np.ndarray:
     """Zero-filled uint8 array whose data is 8-byte aligned (atomics need natural alignment)."""
     raw = np.zeros(nbytes + 8, np.uint8)
     off = (-raw.ctypes.data) % 8
     return raw[off:off + nbytes]
-
-
-_FIELD_NAMES = re.compile(r":[^:]*:")
-
-
-def _object_items(obj: Any) -> Optional[str]:
-    """What makes the items of ``obj`` Python object references (numpy dtype object or a
-    structured dtype with such a field, ctypes.py_object arrays, memoryviews of them), or
-    None. Their bytes must never reach the VM: a kernel could read and overwrite the pointers,
-    and Python would then crash."""
-    if isinstance(obj, np.ndarray):
-        return f"dtype {obj.dtype}"[:100] if obj.dtype.hasobject else None
-    try:
-        fmt = memoryview(obj).format
-    except (TypeError, ValueError, BufferError):
-        return None                      # not a buffer: the caller reports it
-    # 'O' is the struct code of an object reference; field names (":name:") may hold any letter
-    return f"buffer format {fmt!r}"[:100] if "O" in _FIELD_NAMES.sub("", fmt) else None
-
-
-def _objects_error(what: str, obj: Any, kind: str) -> LaunchConfigError:
-    return LaunchConfigError(f"{what}: {type(obj).__name__} with {kind} holds Python object "
-                             f"references, which a kernel must not read or write; use a numeric "
-                             f"dtype")
-
-
-def _byte_view(obj: Any, what: str, writable: bool) -> np.ndarray:
-    """A uint8 view of a C-contiguous buffer-protocol object (zero-copy); LaunchConfigError if
-    its items are Python object references."""
-    kind = _object_items(obj)
-    if kind is not None:
-        raise _objects_error(what, obj, kind)
-    if isinstance(obj, np.ndarray):
-        if not obj.flags.c_contiguous:
-            raise LaunchConfigError(f"{what}: array is not C-contiguous")
-        if writable and not obj.flags.writeable:
-            raise LaunchConfigError(f"{what}: array is read-only")
-        return obj.reshape(-1).view(np.uint8) if obj.size else np.zeros(0, np.uint8)
-    try:
-        mv = memoryview(obj)
-    except TypeError:
-        raise LaunchConfigError(f"{what}: expected an array or a bytes-like object, "
-                                f"got {type(obj).__name__}") from None
-    if not mv.c_contiguous:
-        raise LaunchConfigError(f"{what}: buffer is not C-contiguous")
-    if writable and mv.readonly:
-        raise LaunchConfigError(f"{what}: buffer is read-only")
-    if not mv.nbytes:
-        return np.zeros(0, np.uint8)
-    return np.frombuffer(mv.cast("B"), np.uint8)      # writable iff the object is
 
 
 _REGISTER_KEYS: Dict[Any, int] = {}
@@ -386,20 +277,39 @@ def _scalar_param(reg: int, value: Any) -> Tuple[int, DType, int]:
     return reg, ty, int(value)
 
 
+ENGINES = ("vm", "reference")
+
+
+def _make_engine(name: str, pools: Any, boundary: np.ndarray) -> Any:
+    """The engine called ``name``: an object with ``name``, ``run(launch, buffers)`` returning
+    (resonance or None, fault or None) and ``buffers_changed()``."""
+    if name == "vm":
+        return VmEngine(pools, boundary)
+    if name == "reference":
+        # imported here (the VM path never needs the interpreter); a signal handler that makes
+        # a reference backend while this thread imports the module meets it half-imported
+        try:
+            from .reference import ReferenceEngine
+        except ImportError:
+            raise BackendBusy("the reference interpreter is still being imported") from None
+        return ReferenceEngine()
+    raise ValueError(f"engine must be one of {ENGINES}, got {name!r}")
+
+
 class CpuBackend:
-    """Owns global memory (buffers, the boundary pool, pools) and runs programs on the VM.
+    """Owns global memory (buffers, the boundary pool, pools) and runs programs on an engine.
 
     ``num_threads``: the default thread count of this backend's launches (None: the OpenMP
-    default, see :func:`effective_num_threads`). ``pool_quota``: the bytes its pools (from
-    lanes and the host) may hold together, each counting its size + 128 (None:
-    :data:`DEFAULT_POOL_QUOTA`, half the physical memory); an allocation beyond it fails with
-    :class:`AllocationFailed`. Launches and host memory operations on one backend are
-    serialized; separate backends are independent.
+    default, see :func:`effective_num_threads`). ``engine``: ``"vm"`` (the Cython VM) or
+    ``"reference"`` (the pure-Python reference interpreter, slow; the oracle the VM is tested
+    against). ``pool_quota``: the bytes its pools (from lanes and the host) may hold together,
+    each counting its size + 128 (None: :data:`DEFAULT_POOL_QUOTA`, half the physical memory);
+    an allocation beyond it fails with :class:`AllocationFailed`. Launches and host memory
+    operations on one backend are serialized; separate backends are independent.
     """
 
-    engine_name = "vm"
-
-    def __init__(self, num_threads: Optional[int] = None, *, pool_quota: Optional[int] = None):
+    def __init__(self, num_threads: Optional[int] = None, *, engine: str = "vm",
+                 pool_quota: Optional[int] = None):
         if num_threads is not None:
             effective_num_threads(num_threads)          # validate early
         self.num_threads = num_threads
@@ -408,11 +318,15 @@ class CpuBackend:
         self._buffers: Dict[int, np.ndarray] = {}
         self.boundary = _aligned_zeros(BOUNDARY_POOL_BYTES)
         self._pools = _core.PoolTable(self.boundary, _quota(pool_quota))
-        self._engine: Any = None           # the VM's reusable scratch (made on first launch)
-        self._host_table: Any = None       # sorted (handles, addresses, sizes) of host buffers
+        self._engine = _make_engine(engine, self._pools, self.boundary)
         # True while a launch runs. The lock serializes other threads, but the launching thread
         # itself may re-enter (a Python signal handler runs inside the VM's Ctrl-C check).
         self._busy = False
+
+    @property
+    def engine_name(self) -> str:
+        """``"vm"`` or ``"reference"``: the engine this backend runs launches on."""
+        return str(self._engine.name)
 
     # ---- buffers
 
@@ -428,7 +342,7 @@ class CpuBackend:
                     from None
             h = self._new_handle()
             self._buffers[h] = arr
-            self._host_table = None
+            self._engine.buffers_changed()
             return h
 
     def _new_handle(self) -> int:
@@ -441,7 +355,7 @@ class CpuBackend:
         with self._lock:
             if self._buffers.pop(_as_handle(handle), None) is None:
                 raise InvalidHandle(f"invalid buffer handle: {handle}")
-            self._host_table = None
+            self._engine.buffers_changed()
 
     def _buffer(self, handle: int) -> np.ndarray:
         h = _as_handle(handle)
@@ -616,16 +530,19 @@ class CpuBackend:
                         # no lane can count to 2^64: larger limits are no limit (the VM
                         # counts in u64)
                         None if max_steps is None else min(int(max_steps), 2**64 - 1),
-                        threads, self,
-                        timeout=timeout, exports=exports)
+                        threads, timeout=timeout, exports=exports)
         return launch, copy_back
 
     def _execute(self, launch: Launch, copy_back) -> LaunchResult:
-        """Run a launch (the caller holds the lock); copy back and raise its fault."""
-        self._check_idle()
+        """Run a launch (the caller holds the lock and checked _check_idle); copy back and raise
+        its fault."""
         self._busy = True
         try:
-            resonance, fault = self._run(launch)
+            resonance, fault = self._engine.run(launch, self._buffers)
+        except MemoryError as e:        # the VM's per-thread scratch memory
+            if isinstance(e, AllocationFailed):
+                raise
+            raise AllocationFailed(f"cannot allocate the launch's memory: {e}") from None
         finally:
             self._busy = False
             if copy_back:
@@ -664,9 +581,7 @@ class CpuBackend:
                 raise LaunchConfigError(
                     f"parameter r{reg}: a bare Python {tv.__name__} is ambiguous; "
                     f"give a typed scalar such as ('u32', {_show(value)}) or a numpy scalar")
-            kind = _object_items(value)
-            if kind is not None:
-                raise _objects_error(f"parameter r{reg}", value, kind)
+            refuse_objects(value, f"parameter r{reg}")
             try:
                 addr, nbytes, writable = _core.array_address(value)
             except (BufferError, TypeError, ValueError):
@@ -694,25 +609,6 @@ class CpuBackend:
             reg_init.append((reg, DType.U64, h))
         return reg_init, bound, copy_back
 
-    def host_table(self) -> Any:
-        """The host buffers as the VM's C table (cached until a buffer is allocated/freed)."""
-        if self._host_table is None:
-            self._host_table = _core.HostTable(self._buffers)
-        return self._host_table
-
-    def engine(self) -> Any:
-        if self._engine is None:
-            self._engine = _core.Engine(self._pools, self.boundary)
-        return self._engine
-
-    def _run(self, launch: Launch):
-        try:
-            return _vm_run(launch)
-        except MemoryError as e:        # the VM's per-thread scratch memory
-            if isinstance(e, AllocationFailed):
-                raise
-            raise AllocationFailed(f"cannot allocate the launch's memory: {e}") from None
-
 
 class PreparedLaunch:
     """A launch bound once by :meth:`CpuBackend.prepare`; call it to run it again."""
@@ -739,23 +635,11 @@ class PreparedLaunch:
 
 
 class ReferenceBackend(CpuBackend):
-    """The same backend with the pure-Python reference interpreter as its engine (slow; the
-    oracle the VM is tested against)."""
-
-    engine_name = "reference"
+    """``CpuBackend(engine="reference")``: the pure-Python reference interpreter as the engine
+    (slow; the oracle the VM is tested against)."""
 
     def __init__(self, num_threads: Optional[int] = None, *, pool_quota: Optional[int] = None):
-        super().__init__(num_threads, pool_quota=pool_quota)
-        # Imported here, not in the first launch (the VM path never needs it): a signal
-        # handler that launches during a launch must not meet a half-imported module.
-        from . import reference
-        self._reference = reference
-
-    def _run(self, launch: Launch):
-        run = getattr(self._reference, "run", None)
-        if run is None:     # a signal handler ran while this backend's creation imported it
-            raise BackendBusy("the reference interpreter is still being imported")
-        return run(launch)
+        super().__init__(num_threads, engine="reference", pool_quota=pool_quota)
 
 
 def _quota(nbytes: Optional[int]) -> int:
@@ -795,29 +679,6 @@ def _copy_out(src: np.ndarray, out: Any, offset: int, what: str) -> None:
     dst[...] = src[off:off + dst.size]
 
 
-def lane_coords(gid: int, grid: Shape3, block: Shape3) -> Tuple[Shape3, Shape3]:
-    """(block index, lane index) of a global lane id (ISA.md §7.2)."""
-    per_block = block[0] * block[1] * block[2]
-    b, l = divmod(gid, per_block)
-    gx, gy = grid[0], grid[1]
-    bidx = (b % gx, (b % (gx * gy)) // gx, b // (gx * gy))
-    lidx = (l % block[0], (l // block[0]) % block[1], l // (block[0] * block[1]))
-    return bidx, lidx
-
-
-def raise_fault(program: Program, grid: Shape3, block: Shape3, fault: faults.Fault) -> None:
-    """Raise the ExecutionError subclass for an engine's fault report."""
-    cls = faults.CLASSES[fault.code]
-    assert cls is not None
-    msg = faults.message(fault.code, fault.detail)
-    if fault.code in (faults.INTERRUPTED, faults.TIMEOUT):
-        raise cls(msg)
-    bidx, lidx = lane_coords(fault.lane, grid, block)
-    text = str(program.instructions[fault.pc]) if 0 <= fault.pc < len(program) else "<end>"
-    raise cls(msg, block_idx=bidx, lane_idx=lidx, global_lane_id=fault.lane, pc=fault.pc,
-              instruction=text)
-
-
 _DEFAULT_CONFIG = LaunchConfig()
 _default_backends: Dict[str, CpuBackend] = {}
 # re-entrant: a signal handler may launch while this thread is inside default_backend()
@@ -855,8 +716,3 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
         backend = default_backend(kind)
     return backend.execute_program(program, LaunchConfig(grid, block, shared_memory), params,
                                    max_steps=max_steps, num_threads=num_threads, timeout=timeout)
-
-
-# Imported now, not by the first launch: a signal handler that launches while that import ran
-# would meet a half-imported module (vm does not import this module).
-from .vm import run as _vm_run  # noqa: E402

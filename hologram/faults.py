@@ -1,8 +1,8 @@
 """Run-time fault codes shared by the VM and the reference interpreter.
 
 Engines report a fault as ``Fault(code, global_lane, pc, detail)``; :func:`raise_fault` turns it
-into the exception of ISA.md §7.5 with the same message whichever engine found it. The codes
-are mirrored by the ``cdef enum`` in ``_core.pyx`` (a test checks they agree).
+into the exception of ISA.md §7.5 with the same message whichever engine found it. The VM's
+``F_*`` enum is generated from :data:`NAMES` (hologram/_vmgen.py).
 """
 
 from __future__ import annotations
@@ -29,12 +29,20 @@ ALLOC_FAILED = 13
 STEP_LIMIT = 14
 INTERRUPTED = 15
 TIMEOUT = 16
+INTERNAL = 17          # the VM met an opcode it has no code for: a bug, never a program's fault
+
+#: Fault names in code order (hologram/_vmgen.py writes the VM's F_* enum from it).
+NAMES = ("OK", "UNINIT_REG", "UNINIT_PRED", "TYPE_MISMATCH", "INVALID_HANDLE", "OUT_OF_BOUNDS",
+         "SHARED_OUT_OF_BOUNDS", "MISALIGNED", "DIV_ZERO", "CALL_OVERFLOW", "CALL_UNDERFLOW",
+         "BARRIER_DIVERGENCE", "INVALID_COORDINATE", "ALLOC_FAILED", "STEP_LIMIT", "INTERRUPTED",
+         "TIMEOUT", "INTERNAL")
+assert all(globals()[name] == code for code, name in enumerate(NAMES))
 
 CLASSES: Tuple[Optional[Type[E.ExecutionError]], ...] = (
     None, E.UninitializedRegister, E.UninitializedPredicate, E.TypeMismatch, E.InvalidHandle,
     E.OutOfBounds, E.SharedOutOfBounds, E.Misaligned, E.DivisionByZero, E.CallStackOverflow,
     E.CallStackUnderflow, E.BarrierDivergence, E.InvalidCoordinate, E.AllocationFailed,
-    E.StepLimitExceeded, E.Interrupted, E.Timeout)
+    E.StepLimitExceeded, E.Interrupted, E.Timeout, E.ExecutionError)
 
 SHARED = 2**64 - 1   # the "handle" of shared memory in a Misaligned detail
 
@@ -93,4 +101,7 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
         return "launch interrupted"
     if code == TIMEOUT:
         return f"launch timed out (timeout={d[0] / 1e6:g} s)"
+    if code == INTERNAL:
+        return (f"internal error of the VM: no code for opcode {d[0]} with type {d[1]} "
+                "(a bug in hologram, not in the program; please report it)")
     return f"fault {code}"

@@ -1,4 +1,5 @@
-"""Bit-level float helpers shared by the assembler and the reference interpreter.
+"""Bit-level float helpers shared by the assembler, the disassembler, the backend and the
+reference interpreter.
 
 f16 and bf16 values live in registers as 16-bit patterns (ISA.md §2). Arithmetic on them widens
 exactly to f32, evaluates in f32 and rounds back with :func:`round_f16` / :func:`round_bf16`.
@@ -8,23 +9,21 @@ can implement exactly the same rules, NaN patterns included.
 
 from __future__ import annotations
 
+import math
 import struct
 
 import numpy as np
 
-__all__ = ["f32_bits", "f32_from_bits", "f64_bits", "f64_from_bits", "f64_to_f32_bits",
-           "round_f16", "round_bf16", "widen_f16", "widen_bf16"]
+from .operands import DType
+
+__all__ = ["f32_bits", "f32_from_bits", "f64_bits", "f64_from_bits", "round_f16", "round_bf16",
+           "widen_f16", "widen_bf16", "float_to_bits", "bits_to_float", "CANONICAL_NAN"]
 
 
 def f32_bits(x: float) -> int:
     """Bit pattern of the f32 nearest to ``x`` (RNE, overflow to ±inf)."""
     with np.errstate(over="ignore"):
         return int(np.float32(x).view(np.uint32))
-
-
-def f64_to_f32_bits(bits: int) -> int:
-    """f64 bit pattern -> f32 bit pattern (RNE), as ``cvt.f32.f64``."""
-    return f32_bits(f64_from_bits(bits))
 
 
 def f32_from_bits(bits: int) -> float:
@@ -98,3 +97,31 @@ def widen_f16(h: int) -> int:
 def widen_bf16(h: int) -> int:
     """bfloat16 pattern -> f32 pattern (exact)."""
     return (h & 0xFFFF) << 16
+
+
+# The quiet NaN each float type's literal `nan` stands for (ISA.md §8.3).
+CANONICAL_NAN = {DType.F16: 0x7E00, DType.BF16: 0x7FC0, DType.F32: 0x7FC00000,
+                 DType.F64: 0x7FF8000000000000}
+
+
+def float_to_bits(ty: DType, x: float) -> int:
+    """``cvt.T.f64`` of the f64 ``x``: the bit pattern of type ``ty`` it rounds to."""
+    if math.isnan(x):
+        return CANONICAL_NAN[ty] | (1 << (ty.bits - 1) if math.copysign(1.0, x) < 0 else 0)
+    if ty == DType.F64:
+        return f64_bits(x)
+    b32 = f32_bits(x)
+    if ty == DType.F32:
+        return b32
+    return round_f16(b32) if ty == DType.F16 else round_bf16(b32)
+
+
+def bits_to_float(ty: DType, bits: int) -> float:
+    """The value of a float bit pattern, exactly, as a Python float."""
+    if ty == DType.F64:
+        return f64_from_bits(bits)
+    if ty == DType.F16:
+        bits = widen_f16(bits)
+    elif ty == DType.BF16:
+        bits = widen_bf16(bits)
+    return f32_from_bits(bits)

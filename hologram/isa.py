@@ -1,244 +1,38 @@
 """The Atlas ISA in one table (ISA.md §2-§6).
 
 :data:`SPECS` lists every instruction once: its JSON variant, its fields in order (which is also
-the register read order), its text form and the types it accepts. The assembler, disassembler,
-JSON codec, validator, lowering and reference interpreter are all driven by this table.
+the register read order), its text form, the types it accepts and how the VM runs it (family,
+flags and C semantics). The assembler, disassembler, JSON codec, validator, verifier and
+lowering are driven by this table, the VM's per-instruction code is generated from it
+(hologram/_vmgen.py) and the reference interpreter registers one function per variant against
+it (checked complete at import).
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple, Union
 
+from .disasm import format_instruction
 from .errors import ProgramError
+# The operand vocabulary, re-exported: instructions are described in its terms.
+from .operands import (  # noqa: F401
+    ADDRESS_MODES, ATOMOP, COND, ENUMS, F64, GADDR, IMM, INT_RANGES, LABEL, OPTPRED, PRED, REG,
+    SADDR, SCOPE, SREG, T_ALL, T_FLOAT, T_INT, T_SIGNED, T_WIDE, T_WIDE_INT, TYPE, U8, U16, U32,
+    U64, Address, AtomOp, BufferOffset, Cond, DType, PhiCoordinate, RegisterIndirect,
+    RegisterIndirectComputed, Scope, SReg)
 
 # --------------------------------------------------------------------------------------------
-# Types, conditions, scopes, special registers, atomic operations
+# ISA-wide limits
 
-
-class DType(enum.IntEnum):
-    """The 12 value types; the integer value is the ISA's type index."""
-    I8 = 0
-    I16 = 1
-    I32 = 2
-    I64 = 3
-    U8 = 4
-    U16 = 5
-    U32 = 6
-    U64 = 7
-    F16 = 8
-    BF16 = 9
-    F32 = 10
-    F64 = 11
-
-    @property
-    def text(self) -> str:
-        return self.name.lower()
-
-    @property
-    def size(self) -> int:
-        return _SIZES[self]
-
-    @property
-    def bits(self) -> int:
-        return 8 * _SIZES[self]
-
-    @property
-    def is_int(self) -> bool:
-        return self <= DType.U64
-
-    @property
-    def is_signed(self) -> bool:
-        return self <= DType.I64
-
-    @property
-    def is_float(self) -> bool:
-        return self >= DType.F16
-
-    @property
-    def numpy(self) -> str:
-        """numpy dtype name holding this type's values (bf16 as its uint16 pattern)."""
-        return _NUMPY[self]
-
-    @classmethod
-    def parse(cls, value: Union["DType", str, int]) -> "DType":
-        """Accept a DType, a text or JSON name (``"f32"``, ``"F32"``) or an index."""
-        if isinstance(value, DType):
-            return value
-        if isinstance(value, str) and value.upper() in cls.__members__:
-            return cls[value.upper()]
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 12:
-            return cls(value)
-        raise ProgramError(f"unknown type {value!r}")
-
-
-_SIZES = [1, 2, 4, 8, 1, 2, 4, 8, 2, 2, 4, 8]
-_NUMPY = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-          "float16", "uint16", "float32", "float64"]
-
-T_ALL: FrozenSet[DType] = frozenset(DType)
-T_INT = frozenset(t for t in DType if t.is_int)
-T_SIGNED = frozenset(t for t in DType if t.is_signed)
-T_FLOAT = frozenset(t for t in DType if t.is_float)
-T_WIDE = frozenset({DType.I32, DType.I64, DType.U32, DType.U64, DType.F32, DType.F64})
-T_WIDE_INT = frozenset({DType.I32, DType.I64, DType.U32, DType.U64})
-
-
-class _Named(enum.IntEnum):
-    """An enum with a JSON name (the member name) and a text name."""
-
-    @property
-    def text(self) -> str:
-        return self.name.lower()
-
-    @property
-    def json(self) -> str:
-        return self.name
-
-    @classmethod
-    def parse(cls, value: Any):
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str):
-            for m in cls:
-                if value in (m.json, m.text):
-                    return m
-        raise ProgramError(f"unknown {cls.__name__} {value!r}")
-
-
-class Cond(_Named):
-    EQ = 0
-    NE = 1
-    LT = 2
-    LE = 3
-    GT = 4
-    GE = 5
-    LTU = 6
-    LEU = 7
-    GTU = 8
-    GEU = 9
-
-
-class Scope(_Named):
-    Thread = 0
-    Block = 1
-    Device = 2
-    System = 3
-
-
-class AtomOp(_Named):
-    ADD = 0
-    MIN = 1
-    MAX = 2
-    EXCH = 3
-    AND = 4
-    OR = 5
-    XOR = 6
-
-
-class SReg(_Named):
-    """Special-register operands of ``mov.T rD, %name`` (ISA.md §3.3)."""
-    LaneX = 0
-    LaneY = 1
-    LaneZ = 2
-    BlockX = 3
-    BlockY = 4
-    BlockZ = 5
-    BlockDimX = 6
-    BlockDimY = 7
-    BlockDimZ = 8
-    GridDimX = 9
-    GridDimY = 10
-    GridDimZ = 11
-    GlobalId = 12
-
-    @property
-    def text(self) -> str:
-        if self is SReg.GlobalId:
-            return "%gid"
-        base, axis = self.name[:-1], self.name[-1].lower()
-        return f"%{ {'Lane': 'lane', 'Block': 'block', 'BlockDim': 'blockdim', 'GridDim': 'griddim'}[base] }.{axis}"
-
-    @property
-    def dtype(self) -> DType:
-        return DType.U64 if self is SReg.GlobalId else DType.U32
-
-    @classmethod
-    def parse(cls, value: Any) -> "SReg":
-        if isinstance(value, str) and value.startswith("%"):
-            for m in cls:
-                if m.text == value.lower():
-                    return m
-        return super().parse(value)
-
+NUM_REGS = 256          # r0 .. r255 (r252 .. r255 start as special registers, §3.2)
+NUM_PREDS = 16          # p0 .. p15
+CALL_DEPTH = 256        # return addresses a lane's call stack holds (§1, §6.1)
 
 # --------------------------------------------------------------------------------------------
-# Addresses (ISA.md §4.6)
-
-@dataclass(frozen=True)
-class BufferOffset:
-    handle: int
-    offset: int
-
-    def __str__(self) -> str:
-        return f"[buf{self.handle} + {self.offset}]"
-
-
-@dataclass(frozen=True)
-class PhiCoordinate:
-    cls: int
-    page: int
-    byte: int
-
-    def __str__(self) -> str:
-        return f"[Φ({self.cls}, {self.page}, {self.byte})]"
-
-
-@dataclass(frozen=True)
-class RegisterIndirect:
-    base: int
-    offset: int
-
-    def __str__(self) -> str:
-        sign = "-" if self.offset < 0 else "+"
-        return f"[r{self.base} {sign} {abs(self.offset)}]"
-
-
-@dataclass(frozen=True)
-class RegisterIndirectComputed:
-    handle_reg: int
-    offset_reg: int
-
-    def __str__(self) -> str:
-        return f"[r{self.handle_reg} + r{self.offset_reg}]"
-
-
-Address = Union[BufferOffset, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed]
-
-# JSON name, class, fields (JSON key, attribute, lower, upper)
-ADDRESS_MODES: Dict[str, Tuple[type, Tuple[Tuple[str, str, int, int], ...]]] = {
-    "BufferOffset": (BufferOffset, (("handle", "handle", 0, 2**64 - 1),
-                                    ("offset", "offset", 0, 2**64 - 1))),
-    "PhiCoordinate": (PhiCoordinate, (("class", "cls", 0, 255), ("page", "page", 0, 255),
-                                      ("byte", "byte", 0, 255))),
-    "RegisterIndirect": (RegisterIndirect, (("base", "base", 0, 255),
-                                            ("offset", "offset", -2**31, 2**31 - 1))),
-    "RegisterIndirectComputed": (RegisterIndirectComputed, (("handle_reg", "handle_reg", 0, 255),
-                                                            ("offset_reg", "offset_reg", 0, 255))),
-}
-
-# --------------------------------------------------------------------------------------------
-# Field kinds
-
-REG, PRED, OPTPRED, TYPE, LABEL, GADDR, SADDR = "reg", "pred", "optpred", "type", "label", "gaddr", "saddr"
-U8, U16, U32, U64, F64, IMM = "u8", "u16", "u32", "u64", "f64", "imm"
-COND, SCOPE, SREG, ATOMOP = "cond", "scope", "sreg", "atomop"
-
-INT_RANGES = {U8: 2**8 - 1, U16: 2**16 - 1, U32: 2**32 - 1, U64: 2**64 - 1, IMM: 2**64 - 1}
-ENUMS = {COND: Cond, SCOPE: Scope, SREG: SReg, ATOMOP: AtomOp}
+# Specs: fields, how the VM runs an instruction, the table
 
 
 @dataclass(frozen=True)
@@ -257,6 +51,52 @@ class Field:
     rtype: Union[DType, str, None] = None
 
 
+# How the VM runs each instruction (hologram/_vmgen.py turns these columns into the VM's
+# dispatch, hologram/_vm_ops.pxi; docs/CONTRIBUTING.md explains how to add an instruction).
+FAMILIES: Dict[str, str] = {
+    "memory": "global and shared loads and stores (exec_memory)",
+    "move": "moves and conversions (a handler exec_<name> each)",
+    "binary": "element-wise d = a OP b: one loop per operand kind, from `sem`",
+    "ternary": "element-wise d = OP(a, b, c), from `sem`",
+    "unary": "element-wise d = OP(a), from `sem`",
+    "compare": "setcc and sel (a handler exec_<name> each)",
+    "control": "may change the pc, split or end the group (a handler ctl_<name> each)",
+    "fence": "memory ordering (a handler exec_<name> each)",
+    "reduce": "d = a register range folded with the binary instruction `sem.fold`",
+    "atomic": "atomic read-modify-write (exec_atomic)",
+    "pool": "pool instructions (a handler exec_<name> each)",
+    "atlas": "Atlas instructions (a handler exec_<name> each)",
+}
+
+# Facts the VM needs about an instruction beyond its family.
+VM_FLAGS: Dict[str, str] = {
+    "lazy": "a whole-block result whose register shape is known stays unwritten until read",
+    "own_rows": "refreshes the stale register rows it reads itself",
+}
+
+
+@dataclass(frozen=True)
+class CSem:
+    """The VM's semantics of an element-wise instruction, in C.
+
+    Each entry is a C operator applied to the operands (``"+"``: ``x + y``; a unary ``"-"`` is
+    ``0 - x``) or the name of an inline helper of hologram/_vm_values.pxi called with them:
+
+    * ``ints``: on integer types, as canonical 64-bit values ``x, y, z`` (helpers also get the
+      signedness and the canonical-form shift, and the result is canonicalised);
+    * ``floats``: on float types, as f32 or f64 values: a helper fused over float/double, or
+      ``"f32name/f64name"``, the C functions for each (``"expf/exp"``); f16/bf16 compute in f32;
+    * ``bits``: on float types, on the bit pattern (helpers get the type's sign bit);
+    * ``zero_divisor_faults``: an integer divisor of 0 faults the lane (DivisionByZero);
+    * ``fold``: reductions: the binary instruction that folds the range.
+    """
+    ints: str = ""
+    floats: str = ""
+    bits: str = ""
+    zero_divisor_faults: bool = False
+    fold: str = ""
+
+
 @dataclass(frozen=True)
 class Spec:
     """One instruction of the ISA."""
@@ -265,6 +105,9 @@ class Spec:
     text: str                    # text template: "mnemonic.{field} {op}, {op}"
     types: FrozenSet[DType] = frozenset()   # accepted values of the "ty" field
     group: str = ""              # documentation section
+    family: str = ""             # how the VM runs it (FAMILIES)
+    flags: FrozenSet[str] = frozenset()     # VM facts (VM_FLAGS)
+    sem: Optional[CSem] = None   # element-wise and reduce families: the C semantics
 
     @property
     def mnemonic(self) -> str:
@@ -288,118 +131,143 @@ def _f(name: str, kind: str, role: str = "", rtype: Union[DType, str, None] = No
 
 TY = _f("ty", TYPE)
 DST = _f("dst", REG, "w", "ty")
+LAZY, OWN_ROWS = frozenset({"lazy"}), frozenset({"own_rows"})
+U8T, U32T, U64T = DType.U8, DType.U32, DType.U64
 
 
-def _binary(variant: str, types, group: str) -> Spec:
+def _binary(variant: str, types, group: str, sem: CSem, flags=frozenset()) -> Spec:
     return Spec(variant, (TY, DST, _f("src1", REG, "r", "ty"), _f("src2", REG, "r", "ty")),
-                f"{variant.lower()}.{{ty}} {{dst}}, {{src1}}, {{src2}}", types, group)
+                f"{variant.lower()}.{{ty}} {{dst}}, {{src1}}, {{src2}}", types, group,
+                "binary", flags, sem)
 
 
-def _unary(variant: str, types, group: str) -> Spec:
+def _unary(variant: str, types, group: str, sem: CSem) -> Spec:
     return Spec(variant, (TY, DST, _f("src", REG, "r", "ty")),
-                f"{variant.lower()}.{{ty}} {{dst}}, {{src}}", types, group)
+                f"{variant.lower()}.{{ty}} {{dst}}, {{src}}", types, group, "unary", sem=sem)
+
+
+def _ternary(variant: str, types, sem: CSem) -> Spec:
+    return Spec(variant, (TY, DST, _f("a", REG, "r", "ty"), _f("b", REG, "r", "ty"),
+                          _f("c", REG, "r", "ty")),
+                f"{variant.lower()}.{{ty}} {{dst}}, {{a}}, {{b}}, {{c}}", types, "arith",
+                "ternary", sem=sem)
+
+
+def _shift(variant: str, sem: CSem, flags=frozenset()) -> Spec:
+    return Spec(variant, (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REG, "r", U32T)),
+                f"{variant.lower()}.{{ty}} {{dst}}, {{src}}, {{amount}}", T_INT, "bitwise",
+                "binary", flags, sem)
 
 
 def _reduce(op: str) -> Spec:
     return Spec(f"Reduce{op.capitalize()}", (TY, DST, _f("src_base", REG, "range", "ty"),
                                              _f("count", U32)),
-                f"reduce.{op}.{{ty}} {{dst}}, {{src_base}}, {{count}}", T_ALL, "reduction")
+                f"reduce.{op}.{{ty}} {{dst}}, {{src_base}}, {{count}}", T_ALL, "reduction",
+                "reduce", sem=CSem(fold=op.upper()))
 
 
 def _atomic(variant: str, space: str) -> Spec:
     addr = _f("addr", GADDR if space == "atom" else SADDR)
     if variant.endswith("CAS"):
         return Spec(variant, (TY, DST, addr, _f("cmp", REG, "r", "ty"), _f("src", REG, "r", "ty")),
-                    f"{space}.cas.{{ty}} {{dst}}, {{addr}}, {{cmp}}, {{src}}", T_WIDE, "atomic")
+                    f"{space}.cas.{{ty}} {{dst}}, {{addr}}, {{cmp}}, {{src}}", T_WIDE, "atomic",
+                    "atomic")
     return Spec(variant, (_f("op", ATOMOP), TY, DST, addr, _f("src", REG, "r", "ty")),
-                f"{space}.{{op}}.{{ty}} {{dst}}, {{addr}}, {{src}}", T_WIDE, "atomic")
+                f"{space}.{{op}}.{{ty}} {{dst}}, {{addr}}, {{src}}", T_WIDE, "atomic", "atomic")
 
-
-U8T, U32T, U64T = DType.U8, DType.U32, DType.U64
 
 SPECS: Tuple[Spec, ...] = (
     # 5.1 data movement
-    Spec("LDG", (TY, DST, _f("addr", GADDR)), "ldg.{ty} {dst}, {addr}", T_ALL, "memory"),
+    Spec("LDG", (TY, DST, _f("addr", GADDR)), "ldg.{ty} {dst}, {addr}", T_ALL, "memory",
+         "memory", OWN_ROWS),
     Spec("STG", (TY, _f("src", REG, "r", "ty"), _f("addr", GADDR)), "stg.{ty} {addr}, {src}",
-         T_ALL, "memory"),
-    Spec("LDS", (TY, DST, _f("addr", SADDR)), "lds.{ty} {dst}, {addr}", T_ALL, "memory"),
+         T_ALL, "memory", "memory", OWN_ROWS),
+    Spec("LDS", (TY, DST, _f("addr", SADDR)), "lds.{ty} {dst}, {addr}", T_ALL, "memory",
+         "memory"),
     Spec("STS", (TY, _f("src", REG, "r", "ty"), _f("addr", SADDR)), "sts.{ty} {addr}, {src}",
-         T_ALL, "memory"),
-    Spec("MOV", (TY, DST, _f("src", REG, "r", "ty")), "mov.{ty} {dst}, {src}", T_ALL, "move"),
-    Spec("MOV_IMM", (TY, DST, _f("value", IMM)), "mov_imm.{ty} {dst}, {value}", T_ALL, "move"),
+         T_ALL, "memory", "memory"),
+    Spec("MOV", (TY, DST, _f("src", REG, "r", "ty")), "mov.{ty} {dst}, {src}", T_ALL, "move",
+         "move", LAZY),
+    Spec("MOV_IMM", (TY, DST, _f("value", IMM)), "mov_imm.{ty} {dst}, {value}", T_ALL, "move",
+         "move", LAZY),
     Spec("MOV_SREG", (_f("dst", REG, "w", "sreg"), _f("sreg", SREG)), "mov.{sreg} {dst}, {sreg}",
-         frozenset(), "move"),
+         frozenset(), "move", "move"),
     Spec("CVT", (_f("src_ty", TYPE), _f("dst_ty", TYPE), _f("dst", REG, "w", "dst_ty"),
-                 _f("src", REG, "r", "src_ty")), "cvt.{dst_ty}.{src_ty} {dst}, {src}", T_ALL, "move"),
+                 _f("src", REG, "r", "src_ty")), "cvt.{dst_ty}.{src_ty} {dst}, {src}", T_ALL,
+         "move", "move"),
     # 5.2 arithmetic
-    _binary("ADD", T_ALL, "arith"), _binary("SUB", T_ALL, "arith"),
-    _binary("MUL", T_ALL, "arith"), _binary("DIV", T_ALL, "arith"),
-    _binary("REM", T_INT, "arith"),
-    Spec("MAD", (TY, DST, _f("a", REG, "r", "ty"), _f("b", REG, "r", "ty"), _f("c", REG, "r", "ty")),
-         "mad.{ty} {dst}, {a}, {b}, {c}", T_ALL, "arith"),
-    Spec("FMA", (TY, DST, _f("a", REG, "r", "ty"), _f("b", REG, "r", "ty"), _f("c", REG, "r", "ty")),
-         "fma.{ty} {dst}, {a}, {b}, {c}", T_FLOAT, "arith"),
-    _binary("MIN", T_ALL, "arith"), _binary("MAX", T_ALL, "arith"),
-    _unary("ABS", T_SIGNED | T_FLOAT, "arith"), _unary("NEG", T_SIGNED | T_FLOAT, "arith"),
+    _binary("ADD", T_ALL, "arith", CSem("+", "+"), LAZY),
+    _binary("SUB", T_ALL, "arith", CSem("-", "-"), LAZY),
+    _binary("MUL", T_ALL, "arith", CSem("*", "*"), LAZY),
+    _binary("DIV", T_ALL, "arith", CSem("int_div", "/", zero_divisor_faults=True)),
+    _binary("REM", T_INT, "arith", CSem("int_rem", zero_divisor_faults=True)),
+    _ternary("MAD", T_ALL, CSem("int_mad", "mad_isa")),
+    _ternary("FMA", T_FLOAT, CSem(floats="fmaf/fma")),
+    _binary("MIN", T_ALL, "arith", CSem("int_min", "fmin_isa")),
+    _binary("MAX", T_ALL, "arith", CSem("int_max", "fmax_isa")),
+    _unary("ABS", T_SIGNED | T_FLOAT, "arith", CSem("int_abs", bits="abs_bits")),
+    _unary("NEG", T_SIGNED | T_FLOAT, "arith", CSem("-", bits="neg_bits")),
     # 5.3 bitwise
-    _binary("AND", T_INT, "bitwise"), _binary("OR", T_INT, "bitwise"),
-    _binary("XOR", T_INT, "bitwise"), _unary("NOT", T_INT, "bitwise"),
-    Spec("SHL", (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REG, "r", U32T)),
-         "shl.{ty} {dst}, {src}, {amount}", T_INT, "bitwise"),
-    Spec("SHR", (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REG, "r", U32T)),
-         "shr.{ty} {dst}, {src}, {amount}", T_INT, "bitwise"),
+    _binary("AND", T_INT, "bitwise", CSem("&")), _binary("OR", T_INT, "bitwise", CSem("|")),
+    _binary("XOR", T_INT, "bitwise", CSem("^")), _unary("NOT", T_INT, "bitwise", CSem("~")),
+    _shift("SHL", CSem("int_shl"), LAZY), _shift("SHR", CSem("int_shr")),
     # 5.4 compare and select
     Spec("SETcc", (TY, _f("cond", COND), _f("dst", PRED, "w"), _f("src1", REG, "r", "ty"),
                    _f("src2", REG, "r", "ty")), "set{cond}.{ty} {dst}, {src1}, {src2}",
-         T_ALL, "compare"),
+         T_ALL, "compare", "compare", OWN_ROWS),
     Spec("SEL", (TY, DST, _f("pred", PRED, "r"), _f("src_true", REG, "sel", "ty"),
                  _f("src_false", REG, "sel", "ty")), "sel.{ty} {dst}, {pred}, {src_true}, {src_false}",
-         T_ALL, "compare"),
+         T_ALL, "compare", "compare"),
     # 6.1 control flow
     Spec("BRA", (_f("target", LABEL), _f("pred", OPTPRED, "r")), "bra{pred} {target}",
-         group="control"),
-    Spec("CALL", (_f("target", LABEL),), "call {target}", group="control"),
-    Spec("RET", (), "ret", group="control"),
+         group="control", family="control"),
+    Spec("CALL", (_f("target", LABEL),), "call {target}", group="control", family="control"),
+    Spec("RET", (), "ret", group="control", family="control"),
     Spec("LOOP", (_f("count", REG, "rw", U32T), _f("body", LABEL)), "loop {count}, {body}",
-         group="control"),
-    Spec("EXIT", (), "exit", group="control"),
-    Spec("BarSync", (_f("id", U8),), "bar.sync {id}", group="control"),
-    Spec("MemFence", (_f("scope", SCOPE),), "memfence.{scope}", group="control"),
+         group="control", family="control"),
+    Spec("EXIT", (), "exit", group="control", family="control"),
+    Spec("BarSync", (_f("id", U8),), "bar.sync {id}", group="control", family="control"),
+    Spec("MemFence", (_f("scope", SCOPE),), "memfence.{scope}", group="control", family="fence"),
     # 5.7 reductions
     _reduce("add"), _reduce("min"), _reduce("max"), _reduce("mul"),
-    # 5.6 transcendentals
-    *(_unary(v, T_FLOAT, "transcendental") for v in
-      ("EXP", "LOG", "LOG2", "LOG10", "SQRT", "RSQRT", "SIN", "COS", "TAN", "TANH", "SIGMOID")),
-    _binary("POW", T_FLOAT, "transcendental"),
+    # 5.6 transcendentals: the C functions for f32 / f64 (or a helper of _vm_values.pxi)
+    *(_unary(v, T_FLOAT, "transcendental", CSem(floats=c)) for v, c in (
+        ("EXP", "expf/exp"), ("LOG", "logf/log"), ("LOG2", "log2f/log2"),
+        ("LOG10", "log10f/log10"), ("SQRT", "sqrtf/sqrt"), ("RSQRT", "rsqrt_isa"),
+        ("SIN", "sinf/sin"), ("COS", "cosf/cos"), ("TAN", "tanf/tan"), ("TANH", "tanhf/tanh"),
+        ("SIGMOID", "sigmoid_isa"))),
+    _binary("POW", T_FLOAT, "transcendental", CSem(floats="pow_isa")),
     # 5.8 atomics
     _atomic("ATOM", "atom"), _atomic("ATOM_CAS", "atom"),
     _atomic("ATOMS", "atoms"), _atomic("ATOMS_CAS", "atoms"),
     # 5.9 pools
     Spec("PoolAlloc", (_f("size", U64), _f("dst", REG, "w", U64T)), "pool.alloc {dst}, {size}",
-         group="pool"),
-    Spec("PoolFree", (_f("handle", REG, "r", U64T),), "pool.free {handle}", group="pool"),
+         group="pool", family="pool"),
+    Spec("PoolFree", (_f("handle", REG, "r", U64T),), "pool.free {handle}", group="pool",
+         family="pool"),
     Spec("PoolLoad", (TY, _f("pool", REG, "r", U64T), _f("offset", REG, "r", U64T), DST),
-         "pool.load.{ty} {dst}, {pool}, {offset}", T_ALL, "pool"),
+         "pool.load.{ty} {dst}, {pool}, {offset}", T_ALL, "pool", "pool"),
     Spec("PoolStore", (TY, _f("pool", REG, "r", U64T), _f("offset", REG, "r", U64T),
                        _f("src", REG, "r", "ty")), "pool.store.{ty} {pool}, {offset}, {src}",
-         T_ALL, "pool"),
+         T_ALL, "pool", "pool"),
     # 5.10 Atlas
-    Spec("ClsGet", (_f("dst", REG, "w", U8T),), "cls.get {dst}", group="atlas"),
+    Spec("ClsGet", (_f("dst", REG, "w", U8T),), "cls.get {dst}", group="atlas", family="atlas"),
     Spec("MIRROR", (_f("dst", REG, "w", U8T), _f("src", REG, "r", U8T)), "mirror {dst}, {src}",
-         group="atlas"),
+         group="atlas", family="atlas"),
     Spec("UnityTest", (_f("dst", PRED, "w"), _f("epsilon", F64)), "unity.test {dst}, {epsilon}",
-         group="atlas"),
+         group="atlas", family="atlas"),
     Spec("NbrCount", (_f("class", REG, "r", U8T), _f("dst", REG, "w", U32T)),
-         "nbr.count {dst}, {class}", group="atlas"),
+         "nbr.count {dst}, {class}", group="atlas", family="atlas"),
     Spec("NbrGet", (_f("class", REG, "r", U8T), _f("index", U8), _f("dst", REG, "w", U8T)),
-         "nbr.get {dst}, {class}, {index}", group="atlas"),
+         "nbr.get {dst}, {class}, {index}", group="atlas", family="atlas"),
     Spec("ResAccum", (_f("class", REG, "r", U8T), _f("value", REG, "r", DType.F64)),
-         "res.accum {class}, {value}", group="atlas"),
-    Spec("PhaseGet", (_f("dst", REG, "w", U32T),), "phase.get {dst}", group="atlas"),
-    Spec("PhaseAdv", (_f("delta", U16),), "phase.adv {delta}", group="atlas"),
+         "res.accum {class}, {value}", group="atlas", family="atlas"),
+    Spec("PhaseGet", (_f("dst", REG, "w", U32T),), "phase.get {dst}", group="atlas",
+         family="atlas"),
+    Spec("PhaseAdv", (_f("delta", U16),), "phase.adv {delta}", group="atlas", family="atlas"),
     Spec("BoundMap", (_f("class", REG, "r", U8T), _f("page", REG, "r", U8T),
                       _f("byte", REG, "r", U8T), _f("dst", REG, "w", U64T)),
-         "bound.map {dst}, {class}, {page}, {byte}", group="atlas"),
+         "bound.map {dst}, {class}, {page}, {byte}", group="atlas", family="atlas"),
 )
 
 SPEC_BY_VARIANT: Dict[str, Spec] = {s.variant: s for s in SPECS}
@@ -433,11 +301,12 @@ def _coerce(spec: Spec, fld: Field, value: Any) -> Any:
     if k == TYPE:
         return DType.parse(value)
     if k == REG:
-        return _check_int(value, 0, 255, f"{what} (register)")
+        return _check_int(value, 0, NUM_REGS - 1, f"{what} (register)")
     if k == PRED:
-        return _check_int(value, 0, 15, f"{what} (predicate)")
+        return _check_int(value, 0, NUM_PREDS - 1, f"{what} (predicate)")
     if k == OPTPRED:
-        return None if value is None else _check_int(value, 0, 15, f"{what} (predicate)")
+        return None if value is None else _check_int(value, 0, NUM_PREDS - 1,
+                                                              f"{what} (predicate)")
     if k == LABEL:
         if not isinstance(value, str):
             raise ProgramError(f"{what} must be a label name, got {value!r}")
@@ -534,7 +403,6 @@ class Instruction:
         return f"Instruction({self.spec.variant!r}{', ' if inner else ''}{inner})"
 
     def __str__(self) -> str:
-        from .text import format_instruction
         return format_instruction(self)
 
     def reg_type(self, fld: Field) -> Optional[DType]:
@@ -599,7 +467,7 @@ def check_types(ins: Instruction) -> None:
     if v in ("ATOM", "ATOMS") and ins.op in (AtomOp.AND, AtomOp.OR, AtomOp.XOR) \
             and ins.ty not in T_WIDE_INT:
         raise ProgramError(f"{v.lower()}.{ins.op.text} needs an integer type, got {ins.ty.text}")
-    if v.startswith("Reduce") and ins.src_base + ins.count > 256:
+    if v.startswith("Reduce") and ins.src_base + ins.count > NUM_REGS:
         raise ProgramError(f"register range r{ins.src_base}+{ins.count} runs past r255")
     for f, val in zip(spec.fields, ins.values):
         if f.kind in (GADDR, SADDR) and isinstance(val, PhiCoordinate):

@@ -17,7 +17,7 @@ Obviously correct rather than fast. It runs one lane at a time and implements IS
   cannot be loaded, Python's :mod:`math` functions rounded to the type are used instead (still
   within the tolerance of §5.6, but not necessarily bit-identical to the VM).
 
-Entry point: :func:`run` (called by :class:`hologram.backend.ReferenceBackend`).
+Entry point: :func:`run`, behind :class:`ReferenceEngine` (a backend's ``engine="reference"``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import math
 import sys
 import time
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -36,16 +36,14 @@ from . import atlas, faults
 from .faults import Fault
 from .floats import (f32_bits, f32_from_bits, f64_bits, f64_from_bits, round_bf16, round_f16,
                      widen_bf16, widen_f16)
-from .isa import (GADDR, OPTPRED, PRED, SADDR, AtomOp, BufferOffset, Cond, DType,
-                  Instruction, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, SReg)
+from .isa import (CALL_DEPTH, GADDR, OPTPRED, PRED, SADDR, SPECS, AtomOp, BufferOffset, Cond,
+                  DType, Instruction, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed,
+                  SReg)
+from .launch import Launch, byte_view
 
-if TYPE_CHECKING:   # backend imports the compiled core; the interpreter must not need it
-    from .backend import Launch
+__all__ = ["run", "ReferenceEngine"]
 
-__all__ = ["run"]
-
-CLASS_HANDLE_BASE = 2**64 - atlas.NUM_CLASSES     # handle of class c's window: base + c (§4.3)
-MAX_CALL_DEPTH = 256
+CLASS_HANDLE_BASE = atlas.CLASS_HANDLE_BASE      # handle of class c's window: base + c (§4.3)
 U64_MASK = 2**64 - 1
 
 # Lane states (§6.3)
@@ -266,9 +264,6 @@ def _int_to_float(is64: bool, v: int) -> float:
 
 # ---- transcendentals through the C math library (§5.6)
 
-_FUNCS = ("exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "pow")
-
-
 def _load_libm() -> Optional[Dict[Tuple[str, bool], Callable[..., float]]]:
     """{(name, is64): C function} from the platform's math library, or None."""
     candidates: List[Optional[str]] = []
@@ -283,7 +278,7 @@ def _load_libm() -> Optional[Dict[Tuple[str, bool], Callable[..., float]]]:
         try:
             lib = ctypes.CDLL(name)
             table = {}
-            for fn in _FUNCS:
+            for fn in _LIBM_FUNCS:
                 for is64, ct in ((False, ctypes.c_float), (True, ctypes.c_double)):
                     f = getattr(lib, fn if is64 else fn + "f")
                     f.argtypes = [ct, ct] if fn == "pow" else [ct]
@@ -329,7 +324,9 @@ def _py_unary(fn: Callable[[float], float]) -> Callable[[float], float]:
     return f
 
 
-_PY_FUNCS: Dict[str, Callable[..., float]] = {
+# The C library functions the interpreter calls ("exp": expf for f32, exp for f64), each with
+# the Python fallback used if the library cannot be loaded.
+_LIBM_FUNCS: Dict[str, Callable[..., float]] = {
     "exp": _py_unary(math.exp), "log": _py_log(math.log), "log2": _py_log(math.log2),
     "log10": _py_log(math.log10), "sqrt": _py_unary(math.sqrt), "sin": _py_unary(math.sin),
     "cos": _py_unary(math.cos), "tan": _py_unary(math.tan), "tanh": math.tanh, "pow": _py_pow}
@@ -342,7 +339,7 @@ def _cfun(name: str, is64: bool) -> Callable[..., float]:
     """The C library's f32/f64 function ``name`` (fallback: Python's, rounded by the caller)."""
     if _LIBM is not None:
         return _LIBM[(name, is64)]
-    return _PY_FUNCS[name]
+    return _LIBM_FUNCS[name]
 
 
 def _pow(is64: bool, x: float, y: float) -> float:
@@ -366,12 +363,17 @@ def _rsqrt(is64: bool, x: float) -> float:
     return _rnd(is64, _fdiv(1.0, s))
 
 
-# Float unary ops on compute-type values; the result is rounded to the compute type by caller.
+def _libm_unary(name: str) -> Callable[[bool, float], float]:
+    return lambda is64, x: _cfun(name, is64)(x)
+
+
+# The float unary instructions (§5.6) on compute-type values; the caller rounds the result to
+# the compute type. Their semantics are registered for exactly these variants.
 _FLOAT_UNARY: Dict[str, Callable[[bool, float], float]] = {
-    **{v: (lambda name: lambda is64, x: _cfun(name, is64)(x))(v.lower())
-       for v in ("EXP", "LOG", "LOG2", "LOG10", "SQRT", "SIN", "COS", "TAN", "TANH")},
-    "RSQRT": _rsqrt,
-    "SIGMOID": _sigmoid,
+    "EXP": _libm_unary("exp"), "LOG": _libm_unary("log"), "LOG2": _libm_unary("log2"),
+    "LOG10": _libm_unary("log10"), "SQRT": _libm_unary("sqrt"), "RSQRT": _rsqrt,
+    "SIN": _libm_unary("sin"), "COS": _libm_unary("cos"), "TAN": _libm_unary("tan"),
+    "TANH": _libm_unary("tanh"), "SIGMOID": _sigmoid,
 }
 
 _FLOAT_BINOPS: Dict[str, Callable[[bool, float, float], float]] = {
@@ -626,13 +628,16 @@ def _read_operands(lane: _Lane, plan: _Plan) -> Dict[str, Any]:
 class _Interpreter:
     """One launch: the memory it reaches, the resonance accumulator and the block loop."""
 
-    def __init__(self, launch: "Launch"):
+    def __init__(self, launch: Launch, buffers: Mapping[int, np.ndarray]):
         self.launch = launch
         program = launch.program
         self.n = len(program)
         self.plans = [_Plan(ins, program.labels) for ins in program.instructions]
         self.max_steps = launch.max_steps
-        self.buffers = launch.buffers
+        # every live handle: the host buffers and this launch's parameters
+        self.buffers = dict(buffers)
+        for h, obj, _, _ in launch.bound:
+            self.buffers[h] = byte_view(obj, f"handle {h}", writable=False)
         self.pools = launch.pools
         self.boundary = launch.pools.view(0)
         self.resonance = np.zeros(atlas.NUM_CLASSES, np.float64)
@@ -916,7 +921,7 @@ def _shift(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int
     return lane.pc + 1
 
 
-@_sem("EXP", "LOG", "LOG2", "LOG10", "SQRT", "RSQRT", "SIN", "COS", "TAN", "TANH", "SIGMOID")
+@_sem(*_FLOAT_UNARY)
 def _transcendental(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
     ty = v["ty"]
     is64 = ty == DType.F64
@@ -1034,7 +1039,7 @@ def _bra(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
 
 @_sem("CALL")
 def _call(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
-    if len(lane.stack) >= MAX_CALL_DEPTH:
+    if len(lane.stack) >= CALL_DEPTH:
         raise _Fault(faults.CALL_OVERFLOW)
     lane.stack.append(lane.pc + 1)
     return v["target"]
@@ -1143,12 +1148,26 @@ def _bound_map(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) ->
 # ============================================================================================
 # Entry point
 
-def run(launch: "Launch") -> Tuple[np.ndarray, Optional[Fault]]:
-    """Run a launch; return the 96-entry f64 resonance accumulator and the fault of the lowest
-    faulting global lane (or None). Ctrl-C returns zeros and an INTERRUPTED fault."""
+class ReferenceEngine:
+    """The interpreter as a backend's engine (``CpuBackend(engine="reference")``)."""
+
+    name = "reference"
+
+    def buffers_changed(self) -> None:
+        """Nothing is cached: each run reads the backend's buffers as they are."""
+
+    def run(self, launch: Launch, buffers: Mapping[int, np.ndarray]
+            ) -> Tuple[np.ndarray, Optional[Fault]]:
+        return run(launch, buffers)
+
+
+def run(launch: Launch, buffers: Mapping[int, np.ndarray]) -> Tuple[np.ndarray, Optional[Fault]]:
+    """Run a launch over the backend's host buffers (handle -> uint8 array); return the 96-entry
+    f64 resonance accumulator and the fault of the lowest faulting global lane (or None).
+    Ctrl-C returns zeros and an INTERRUPTED fault."""
     try:
         launch.program.validate()   # §7.4: before any lane runs (cheap; guards validate=False)
-        return _Interpreter(launch).run()
+        return _Interpreter(launch, buffers).run()
     except KeyboardInterrupt:
         return (np.zeros(atlas.NUM_CLASSES, np.float64),
                 Fault(faults.INTERRUPTED, -1, -1, ()))
@@ -1159,7 +1178,6 @@ def run(launch: "Launch") -> Tuple[np.ndarray, Optional[Fault]]:
 
 
 def _check_semantics_complete() -> None:
-    from .isa import SPECS
     missing = [s.variant for s in SPECS if s.variant not in _SEMANTICS]
     if missing:
         raise RuntimeError(f"reference interpreter lacks semantics for {missing}")

@@ -1,154 +1,33 @@
-"""Assembler and disassembler for the text syntax of ISA.md §8, driven by :data:`isa.SPECS`."""
+"""The assembler for the text syntax of ISA.md §8, driven by :data:`isa.SPECS`.
+
+The disassembler is :mod:`hologram.disasm` (re-exported here: ``format_instruction``,
+``format_imm``).
+"""
 
 from __future__ import annotations
 
-import decimal
 import math
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from . import floats
+from .disasm import format_imm, format_instruction
 from .errors import AssemblyError, ProgramError
-from .isa import (ATOMOP, COND, F64, GADDR, IDENT, IMM, INT_RANGES, LABEL, OPTPRED, PRED, REG,
-                  SADDR, SCOPE, SPECS, SREG, TYPE, U8, U16, U32, U64, BufferOffset, DType,
+from .floats import float_to_bits
+from .isa import (ATOMOP, COND, ENUMS, F64, GADDR, IDENT, IMM, INT_RANGES, LABEL, OPTPRED, PRED,
+                  REG, SADDR, SCOPE, SPECS, SREG, TYPE, U8, U16, U32, U64, BufferOffset, DType,
                   Instruction, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, SReg,
                   Spec)
-
-if TYPE_CHECKING:
-    from .program import Program
+from .program import Program
 
 __all__ = ["assemble", "format_instruction", "format_imm", "parse_float_imm"]
 
 # --------------------------------------------------------------------------------------------
-# Immediates (§8.3, §8.4)
-
-_CANONICAL_NAN = {DType.F16: 0x7E00, DType.BF16: 0x7FC0, DType.F32: 0x7FC00000,
-                  DType.F64: 0x7FF8000000000000}
-
-
-def float_to_bits(ty: DType, x: float) -> int:
-    """``cvt.T.f64`` of the f64 ``x``: the bit pattern of type ``ty`` it rounds to."""
-    if math.isnan(x):
-        return _CANONICAL_NAN[ty] | (1 << (ty.bits - 1) if math.copysign(1.0, x) < 0 else 0)
-    if ty == DType.F64:
-        return floats.f64_bits(x)
-    b32 = floats.f32_bits(x)
-    if ty == DType.F32:
-        return b32
-    return floats.round_f16(b32) if ty == DType.F16 else floats.round_bf16(b32)
-
-
-def bits_to_float(ty: DType, bits: int) -> float:
-    """The value of a float bit pattern, exactly, as a Python float."""
-    if ty == DType.F64:
-        return floats.f64_from_bits(bits)
-    if ty == DType.F16:
-        bits = floats.widen_f16(bits)
-    elif ty == DType.BF16:
-        bits = floats.widen_bf16(bits)
-    return floats.f32_from_bits(bits)
+# Immediates (§8.3)
 
 
 def parse_float_imm(ty: DType, text: str) -> int:
     """Bit pattern of a float literal for ``mov_imm.T`` (nearest f64, then ``cvt.T.f64``)."""
     return float_to_bits(ty, float(text))
-
-
-def format_imm(ty: DType, value: int) -> str:
-    """``mov_imm`` operand as the disassembler prints it (§8.4)."""
-    if ty.is_signed:
-        return str(value - (1 << 64) if value >= 1 << 63 else value)
-    if not ty.is_float:
-        return str(value)
-    if value >= 1 << ty.bits:
-        return str(value)
-    x = bits_to_float(ty, value)
-    if math.isnan(x):
-        sign = 1 << (ty.bits - 1)
-        if value & ~sign == _CANONICAL_NAN[ty]:
-            return "-nan" if value & sign else "nan"
-        return str(value)
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
-    # Shortest: for each digit count, try the correctly rounded decimal, then the ones just
-    # below and above it (the nearest is not always inside the rounding interval, e.g. at
-    # powers of two, where the interval is asymmetric).
-    exact = decimal.Decimal(x)
-    for digits in range(1, 18):
-        s = f"{x:.{digits}g}"                # correctly rounded (half-even) to `digits` digits
-        if float_to_bits(ty, float(s)) == value:
-            return s if "." in s or "e" in s else s + ".0"
-        quantum = decimal.Decimal(1).scaleb(exact.adjusted() - digits + 1)
-        for rounding in (decimal.ROUND_FLOOR, decimal.ROUND_CEILING):
-            cand = exact.quantize(quantum, rounding=rounding, context=_DEC_CTX)
-            if float_to_bits(ty, float(cand)) == value:
-                return _format_g(cand, digits)
-    raise AssertionError(f"no decimal literal for {ty.text} {value:#x}")  # pragma: no cover
-
-
-_DEC_CTX = decimal.Context(prec=60, Emin=-9999, Emax=9999)
-
-
-def _format_g(d: "decimal.Decimal", precision: int) -> str:
-    """A nonzero Decimal as Python's ``format(x, f'.{precision}g')`` would print it, plus
-    ``.0`` when that has neither ``.`` nor an exponent."""
-    sign, digit_tuple, exp = d.as_tuple()
-    assert isinstance(exp, int)              # finite: not 'n', 'N' or 'F'
-    digits = "".join(map(str, digit_tuple)).lstrip("0")
-    exp10 = exp + len(digits) - 1            # exponent of the leading digit
-    digits = digits.rstrip("0")
-    if -4 <= exp10 < precision:              # fixed notation
-        if exp10 >= 0:
-            s = digits[:exp10 + 1].ljust(exp10 + 1, "0") + "." + (digits[exp10 + 1:] or "0")
-        else:
-            s = "0." + "0" * (-exp10 - 1) + digits
-    else:
-        s = digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + f"e{exp10:+03d}"
-    return ("-" if sign else "") + s
-
-
-# --------------------------------------------------------------------------------------------
-# Disassembly
-
-
-def _format_field(ins: Instruction, kind: str, value: Any) -> str:
-    if kind == REG:
-        return f"r{value}"
-    if kind in (PRED,):
-        return f"p{value}"
-    if kind == LABEL:
-        return f"@{value}"
-    if kind in (GADDR, SADDR):
-        return str(value)
-    if kind == IMM:
-        return format_imm(ins.ty, value)
-    if kind == F64:
-        return repr(value)
-    if kind == SREG:
-        return value.text
-    return str(value)
-
-
-def format_instruction(ins: Instruction) -> str:
-    """Canonical text of one instruction (the original's Display form, §8.4)."""
-    spec = ins.spec
-    args = ins.args
-
-    def mnemonic_part(m: re.Match) -> str:
-        name = m.group(1)
-        kind = spec.field(name).kind
-        value = args[name]
-        if kind == OPTPRED:
-            return "" if value is None else f".p{value}"
-        if kind == SREG:
-            return value.dtype.text
-        return value.text
-
-    mnemonic = re.sub(r"\{(\w+)\}", mnemonic_part, spec.mnemonic)
-    ops = [_format_field(ins, spec.field(n).kind, args[n]) for n in spec.operands]
-    return mnemonic + (" " + ", ".join(ops) if ops else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,9 +127,6 @@ class _Line:
             self.i += 1
             return True
         return False
-
-    def at_end(self) -> bool:
-        return self.i >= len(self.toks)
 
     def expect_end(self, after: str) -> None:
         t = self.peek()
@@ -408,8 +284,6 @@ _MNEMONIC_CHOICES = {
 
 
 def _mnemonic_regex(spec: Spec) -> "re.Pattern[str]":
-    from .isa import ENUMS
-
     def repl(name: str) -> str:
         kind = spec.field(name).kind
         if kind == OPTPRED:
@@ -498,14 +372,12 @@ def _at_label(line: _Line) -> bool:
     return t is not None and t.kind == "word" and colon is not None and colon.text == ":"
 
 
-def assemble(text: str) -> "Program":
+def assemble(text: str) -> Program:
     """Assemble ISA text (ISA.md §8) into a validated :class:`Program`.
 
     Raises :class:`AssemblyError` (with ``line`` and ``column``) for text that cannot be
     assembled or a program that fails validation.
     """
-    from .program import Program
-
     if not isinstance(text, str):
         raise TypeError(f"assemble() takes a str, got {type(text).__name__}")
     instructions: List[Instruction] = []

@@ -1,4 +1,5 @@
-"""Lowering of a Program to the VM's flat arrays, and the VM engine behind CpuBackend.
+"""Lowering of a Program to the VM's flat arrays, and the VM engine of CpuBackend
+(:class:`VmEngine`).
 
 A program is lowered once (cached on the immutable Program): every instruction becomes one row
 of ``_core.LAYOUT["NCOL"]`` int64 columns, driven by the field kinds and roles of
@@ -10,7 +11,7 @@ type-check, in field order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from . import _core, atlas, faults, verify
 from .isa import (F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG, SADDR, TYPE, U8, U16, U32, U64,
                   ENUMS, BufferOffset, DType, Instruction, PhiCoordinate, RegisterIndirect,
                   RegisterIndirectComputed, registers_used)
+from .launch import Launch
 from .program import Program
 
 L_ = _core.LAYOUT
@@ -25,7 +27,7 @@ NCOL = L_["NCOL"]
 OPCODES = _core.OPCODES
 
 _core.set_atlas_tables(atlas.MIRROR, atlas.DEGREE,
-                       [k for row in atlas.NEIGHBOUR_TABLE for k in row])
+                       [k for row in atlas.NEIGHBOUR_TABLE for k in row], atlas.IS_UNITY)
 
 
 @dataclass
@@ -204,9 +206,31 @@ def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
         row[L_["C_AX"]], row[L_["C_AY"]] = slot_of[a.handle_reg], slot_of[a.offset_reg]
 
 
-def run(launch) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
-    """The VM engine: run a :class:`hologram.backend.Launch`. The resonance accumulator is
-    None when the program has no res.accum (it is then all zeros)."""
+class VmEngine:
+    """The Cython VM as a backend's engine: it keeps the per-thread scratch memory across
+    launches and the C table of the backend's host buffers until they change."""
+
+    name = "vm"
+
+    def __init__(self, pools: Any, boundary: np.ndarray):
+        self._core = _core.Engine(pools, boundary)
+        self._host: Optional[_core.HostTable] = None
+
+    def buffers_changed(self) -> None:
+        """The backend allocated or freed a host buffer."""
+        self._host = None
+
+    def run(self, launch: Launch, buffers: Mapping[int, np.ndarray]
+            ) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
+        if self._host is None:
+            self._host = _core.HostTable(dict(buffers))
+        return run(launch, self._core, self._host)
+
+
+def run(launch: Launch, engine: "_core.Engine", host: "_core.HostTable"
+        ) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
+    """Run a launch on the VM. The resonance accumulator is None when the program has no
+    res.accum (it is then all zeros)."""
     state = launch.engine_state
     if state is None:
         low = lower(launch.program)
@@ -221,12 +245,10 @@ def run(launch) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:
                 for r, ty, v in launch.reg_init if slots[r] >= 0]
         state = launch.engine_state = (prepared, init, launch.params, low.uses_accum)
     prepared, init, params, uses_accum = state
-    resonance = np.zeros(96, np.float64) if uses_accum else None
-    backend = launch.backend
-    result = backend.engine().run(
-        prepared, launch.grid, launch.block, launch.shared_memory, launch.max_steps,
-        backend.host_table(), params, init, launch.num_threads, resonance,
-        launch.timeout or 0.0)
+    resonance = np.zeros(atlas.NUM_CLASSES, np.float64) if uses_accum else None
+    result = engine.run(prepared, launch.grid, launch.block, launch.shared_memory,
+                        launch.max_steps, host, params, init, launch.num_threads, resonance,
+                        launch.timeout or 0.0)
     if result is None:
         return resonance, None
     code_, lane, pc = result[:3]

@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 import hologram as hg
+import peers
 
 VECTOR_ADD = """
 .kernel vector_add
@@ -231,6 +232,9 @@ class Case:
     numpy: Callable[[], None]
     check: Callable[[], None]
     reset: Callable[[], None] = lambda: None     # outputs that accumulate (sums, histograms)
+    # the numba prange peer (bench/peers.py) on the same inputs, and its one-time check
+    peer: Optional[Callable[[], None]] = None
+    peer_check: Optional[Callable[[], None]] = None
 
 
 @dataclass
@@ -261,9 +265,33 @@ def launcher(prog: hg.Program, config: hg.LaunchConfig, params: Dict[str, object
     return launch
 
 
+def _peer(name: str, args, result, expected, rtol: float = 0.0, before=None):
+    """(peer, peer_check) for a numba peer writing ``result`` (an array, or None when the peer
+    returns its result); ``expected()`` gives numpy's answer; ``before()`` runs before the check
+    (resets outputs that the kernel updates in place; timed runs keep updating them, as the
+    hologram launches do)."""
+    if not peers.available():
+        return None, None
+    fn = peers.peer(name)
+
+    def run():
+        return fn(*args)
+
+    def check():
+        if before is not None:
+            before()
+        got = run()
+        got = result if result is not None else got
+        if rtol:
+            np.testing.assert_allclose(got, expected(), rtol=rtol, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(got, expected())
+    return run, check
+
+
 def _elementwise(out_name: str, numpy_fn, inputs: Dict[str, np.ndarray], out: np.ndarray,
                  prog: hg.Program, n: int, extra: Dict[str, object], be: hg.CpuBackend,
-                 rtol: float = 0.0):
+                 rtol: float = 0.0, peer_name: str = "", peer_args=()):
     params = dict(inputs)
     params[out_name] = out
     params.update(extra)
@@ -283,7 +311,14 @@ def _elementwise(out_name: str, numpy_fn, inputs: Dict[str, np.ndarray], out: np
         else:
             np.testing.assert_array_equal(out, expected)
 
-    return Case(launch, run_numpy, check)
+    peer_out = np.empty_like(out)
+
+    def want():
+        numpy_fn(expected)
+        return expected
+    peer, peer_check = _peer(peer_name, tuple(peer_args) + (peer_out,), peer_out, want, rtol) \
+        if peer_name else (None, None)
+    return Case(launch, run_numpy, check, peer=peer, peer_check=peer_check)
 
 
 def setup_vector_add(prog, n, rng, be):
@@ -291,7 +326,7 @@ def setup_vector_add(prog, n, rng, be):
     b = rng.random(n, dtype=np.float32)
     c = np.zeros(n, np.float32)
     return _elementwise("r3", lambda out: np.add(a, b, out=out), {"r1": a, "r2": b}, c, prog, n,
-                        {"r4": ("u64", n)}, be)
+                        {"r4": ("u64", n)}, be, peer_name="vector_add", peer_args=(a, b))
 
 
 def setup_vector_add_loop(source, n, rng, be):
@@ -311,7 +346,11 @@ def setup_vector_add_loop(source, n, rng, be):
         np.add(a, b, out=expected)
         np.testing.assert_array_equal(c_view, expected)
 
-    return Case(launch, lambda: np.add(a, b, out=expected), check)
+    peer_out = np.empty(n, np.float32)
+    peer, peer_check = _peer("vector_add_loop", (a, b, peer_out), peer_out,
+                             lambda: np.add(a, b))
+    return Case(launch, lambda: np.add(a, b, out=expected), check, peer=peer,
+                peer_check=peer_check)
 
 
 def setup_saxpy(prog, n, rng, be):
@@ -335,14 +374,19 @@ def setup_saxpy(prog, n, rng, be):
         ref = (x.astype(np.float64) * alpha + y0).astype(np.float32)   # fma: one rounding
         np.testing.assert_allclose(y, ref, rtol=1e-6)
 
-    return Case(launch, run_numpy, check, reset=lambda: y.__setitem__(Ellipsis, y0))
+    y_peer = y0.copy()
+    peer, peer_check = _peer("saxpy", (x, y_peer, alpha), y_peer,
+                             lambda: (x.astype(np.float64) * alpha + y0).astype(np.float32),
+                             rtol=1e-6, before=lambda: y_peer.__setitem__(Ellipsis, y0))
+    return Case(launch, run_numpy, check, reset=lambda: y.__setitem__(Ellipsis, y0),
+                peer=peer, peer_check=peer_check)
 
 
 def setup_relu(prog, n, rng, be):
     x = rng.standard_normal(n).astype(np.float32)
     y = np.zeros(n, np.float32)
     return _elementwise("r2", lambda out: np.maximum(x, np.float32(0), out=out), {"r1": x}, y,
-                        prog, n, {"r4": ("u64", n)}, be)
+                        prog, n, {"r4": ("u64", n)}, be, peer_name="relu", peer_args=(x,))
 
 
 def _chain_numpy(x):
@@ -357,7 +401,7 @@ def setup_chain(prog, n, rng, be):
     x = rng.standard_normal(n).astype(np.float32)
     y = np.zeros(n, np.float32)
     return _elementwise("r2", _chain_numpy(x), {"r1": x}, y, prog, n, {"r4": ("u64", n)}, be,
-                        rtol=1e-5)
+                        rtol=1e-5, peer_name="chain", peer_args=(x,))
 
 
 MAX_ITER = 64
@@ -396,7 +440,13 @@ def setup_mandel(prog, n, rng, be):
         run_numpy()
         np.testing.assert_array_equal(counts, expected)
 
-    return Case(launch, run_numpy, check)
+    peer_counts = np.zeros(n, np.uint32)
+
+    def want():
+        run_numpy()
+        return expected
+    peer, peer_check = _peer("mandel", (cre, cim, peer_counts, MAX_ITER), peer_counts, want)
+    return Case(launch, run_numpy, check, peer=peer, peer_check=peer_check)
 
 
 def setup_block_sum(prog, n, rng, be):
@@ -411,7 +461,9 @@ def setup_block_sum(prog, n, rng, be):
         launch(be, None)
         np.testing.assert_allclose(out[0], x.sum(dtype=np.float64), rtol=1e-4)
 
-    return Case(launch, lambda: x.sum(), check, reset=lambda: out.__setitem__(0, 0))
+    peer, peer_check = _peer("block_sum", (x,), None, lambda: x.sum(dtype=np.float64), rtol=1e-4)
+    return Case(launch, lambda: x.sum(), check, reset=lambda: out.__setitem__(0, 0),
+                peer=peer, peer_check=peer_check)
 
 
 def setup_gather(prog, n, rng, be):
@@ -419,7 +471,7 @@ def setup_gather(prog, n, rng, be):
     idx = rng.integers(0, n, n, dtype=np.uint32)
     out = np.zeros(n, np.float32)
     return _elementwise("r3", lambda o: np.take(x, idx, out=o), {"r1": x, "r2": idx}, out, prog,
-                        n, {"r4": ("u64", n)}, be)
+                        n, {"r4": ("u64", n)}, be, peer_name="gather", peer_args=(x, idx))
 
 
 def setup_histogram(prog, n, rng, be):
@@ -434,8 +486,12 @@ def setup_histogram(prog, n, rng, be):
         launch(be, None)
         np.testing.assert_array_equal(bins, np.bincount(x, minlength=256))
 
+    peer_bins = np.zeros(256, np.uint32)
+    peer, peer_check = _peer("histogram", (x, peer_bins), peer_bins,
+                             lambda: np.bincount(x, minlength=256),
+                             before=lambda: peer_bins.__setitem__(Ellipsis, 0))
     return Case(launch, lambda: np.bincount(x, minlength=256), check,
-                reset=lambda: bins.__setitem__(Ellipsis, 0))
+                reset=lambda: bins.__setitem__(Ellipsis, 0), peer=peer, peer_check=peer_check)
 
 
 KERNELS: List[Kernel] = [

@@ -29,6 +29,35 @@ class OpCase:
     rtol: float = 1e-5
 
 
+def peer_call(case: OpCase) -> Optional[Callable[[], Any]]:
+    """The numba peer of an op (bench/peers.py) on the case's inputs, returning its result;
+    None without numba."""
+    import peers
+    if not peers.available():
+        return None
+    fn = peers.peer(case.name)
+    f = np.float32
+    x = case.args[0]
+    if case.name in ("sum", "min", "max", "mean"):
+        return lambda: fn(x)
+    if case.name in ("mse", "cross_entropy", "binary_cross_entropy"):
+        return lambda: fn(*case.args)
+    if case.name == "fill":
+        out = np.empty_like(x)
+        v = f(case.args[1])
+        return lambda: (fn(out, v), out)[1]
+    if case.name == "gemm":
+        out = np.empty((x.shape[0], case.args[1].shape[1]), f)
+    elif case.name == "matvec":
+        out = np.empty(x.shape[0], f)
+    elif case.name == "gather":
+        out = np.empty(case.args[1].shape, f)
+    else:
+        out = np.empty_like(x)
+    extra = tuple(f(a) if isinstance(a, float) else a for a in case.args[1:])
+    return lambda: (fn(x, *extra, out), out)[1]
+
+
 def cases(rng: np.random.Generator, n: int = N, gemm_n: int = GEMM_N) -> List[OpCase]:
     """The benchmarked calls and their numpy equivalents (float32)."""
     f = np.float32
@@ -90,8 +119,9 @@ def cases(rng: np.random.Generator, n: int = N, gemm_n: int = GEMM_N) -> List[Op
 
 def run_ops(timeit: Callable[..., float], budget: float, threads: int,
             names: Optional[List[str]] = None, rng: Optional[np.random.Generator] = None,
-            n: int = N, gemm_n: int = GEMM_N) -> List[Dict[str, Any]]:
-    """Time every op (sequential, parallel) and numpy; returns one dict per op."""
+            n: int = N, gemm_n: int = GEMM_N, with_peers: bool = False) -> List[Dict[str, Any]]:
+    """Time every op (sequential, parallel), numpy and (``with_peers``) its numba peer on
+    ``threads`` threads; returns one dict per op."""
     import sys
     rng = rng or np.random.default_rng(12345)
     rows = []
@@ -104,19 +134,31 @@ def run_ops(timeit: Callable[..., float], budget: float, threads: int,
         got = np.asarray(par(), np.float64)
         want = np.asarray(case.numpy(), np.float64)
         np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.rtol)
-        rows.append({"op": case.name, "size": case.size,
-                     "sequential_s": timeit(seq, budget), "parallel_s": timeit(par, budget),
-                     "numpy_s": timeit(case.numpy, budget)})
+        row = {"op": case.name, "size": case.size,
+               "sequential_s": timeit(seq, budget), "parallel_s": timeit(par, budget),
+               "numpy_s": timeit(case.numpy, budget)}
+        peer = peer_call(case) if with_peers else None
+        if peer is not None:
+            got = np.asarray(peer(), np.float64)
+            np.testing.assert_allclose(got, want, rtol=case.rtol, atol=case.rtol)
+            row["numba_s"] = timeit(peer, budget)
+        rows.append(row)
     return rows
 
 
 def print_ops_table(rows: List[Dict[str, Any]], fmt_time: Callable[[float], str],
                     threads: int) -> None:
-    print(f"\n## hologram.ops vs numpy (float32; parallel = {threads} threads)")
+    peers = any("numba_s" in r for r in rows)
+    print(f"\n## hologram.ops vs numpy{' and numba' if peers else ''} "
+          f"(float32; parallel = {threads} threads)")
+    extra = f" | {'numba':>11} | {'par/numba':>9}" if peers else ""
     print(f"{'op':>21} | {'size':>9} | {'sequential':>11} | {'parallel':>11} | "
-          f"{'numpy':>11} | {'seq/numpy':>9} | {'par/numpy':>9}")
-    print("-" * 100)
+          f"{'numpy':>11} | {'seq/numpy':>9} | {'par/numpy':>9}{extra}")
+    print("-" * (100 + len(extra)))
     for r in rows:
         seq, par, ref = r["sequential_s"], r["parallel_s"], r["numpy_s"]
-        print(f"{r['op']:>21} | {r['size']:>9} | {fmt_time(seq)} | {fmt_time(par)} | "
-              f"{fmt_time(ref)} | {seq / ref:8.1f}x | {par / ref:8.1f}x")
+        line = (f"{r['op']:>21} | {r['size']:>9} | {fmt_time(seq)} | {fmt_time(par)} | "
+                f"{fmt_time(ref)} | {seq / ref:8.1f}x | {par / ref:8.1f}x")
+        if "numba_s" in r:
+            line += f" | {fmt_time(r['numba_s'])} | {par / r['numba_s']:8.2f}x"
+        print(line)

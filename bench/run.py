@@ -3,11 +3,15 @@
     python bench/run.py             # n = 2^8 ... 2^22, every kernel
     python bench/run.py --quick     # a short run (fewer sizes, shorter timing)
     python bench/run.py --ops       # hologram.ops vs numpy at n = 2^20 (bench/ops.py)
+    python bench/run.py --peers     # add numba prange peers (bench/peers.py) to the tables
+    python bench/run.py --targets   # also check the project's performance targets
 
-For every kernel and size: the sequential run (num_threads=1), the parallel run (all threads)
-and the numpy equivalent, measured in the same process: warm-up, then the median of repeated
-launches on pre-allocated inputs. The VM's output is checked against numpy once per size,
-outside the timed loop. Prints tables, writes results JSON and a PNG plot (time vs n).
+For every kernel and size: the sequential run (num_threads=1), the parallel run (all threads),
+the numpy equivalent and, with --peers, the same computation as a numba prange loop on the
+parallel thread count, measured in the same process: warm-up, then the median of repeated
+launches on pre-allocated inputs. Every output is checked against numpy once per size, outside
+the timed loop. Prints the machine (CPU, threads, load before and after: a busy machine makes
+timings meaningless, and the run says so), tables, writes results JSON and a PNG plot.
 """
 
 from __future__ import annotations
@@ -30,18 +34,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import hologram as hg  # noqa: E402
+import peers  # noqa: E402
 from hologram import vm  # noqa: E402
 from kernels import KERNELS  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from machine import LoadMonitor, cpu_name, describe  # noqa: E402
 
 
 def timeit(fn: Callable[[], object], budget: float, min_reps: int = 5, max_reps: int = 2000) -> float:
@@ -86,6 +82,10 @@ def main(argv=None) -> int:
     ap.add_argument("--ops", action="store_true",
                     help="time hologram.ops against numpy (n = 2^20, gemm 512x512) instead of "
                          "the kernels")
+    ap.add_argument("--peers", action="store_true",
+                    help="time numba prange peers (bench/peers.py) next to hologram and numpy")
+    ap.add_argument("--targets", action="store_true",
+                    help="check the project's performance targets after the tables")
     ap.add_argument("--threads", type=int, default=None, help="parallel thread count (default all)")
     ap.add_argument("--budget", type=float, default=None, help="seconds per measurement")
     ap.add_argument("--out", default=str(HERE / "results"), help="output folder for JSON and PNG")
@@ -98,18 +98,33 @@ def main(argv=None) -> int:
     sizes = [1 << k for k in range(args.min_exp, args.max_exp + 1, args.step)]
     chosen = [k for k in KERNELS if not args.kernels or k.name in args.kernels.split(",")]
     threads = hg.effective_num_threads(args.threads)
+    if args.peers and not peers.available():
+        print("--peers: numba is not installed (pip install numba); no numba column",
+              file=sys.stderr)
+        args.peers = False
+    if args.peers:
+        peer_threads = peers.set_threads(threads)
+        if peer_threads != threads:
+            print(f"numba runs {peer_threads} threads (its maximum), hologram {threads}",
+                  file=sys.stderr)
+    monitor = LoadMonitor()
     header = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "cpu": cpu_name(), "cores": os.cpu_count(), "threads": threads,
         "openmp": hg.openmp_enabled(), "hologram": hg.__version__, "numpy": np.__version__,
-        "python": platform.python_version(),
+        "numba": peers.version() if args.peers else None,
+        "python": platform.python_version(), "load": monitor.start(),
     }
+    load = header["load"]["loadavg"]
     print(f"hologram {hg.__version__} benchmark — {header['date']}")
     print(f"CPU: {header['cpu']} ({header['cores']} cores); parallel = {threads} threads; "
-          f"OpenMP {'on' if header['openmp'] else 'off'}; numpy {np.__version__}")
+          f"OpenMP {'on' if header['openmp'] else 'off'}; numpy {np.__version__}"
+          + (f"; numba {header['numba']}" if args.peers else ""))
+    print("load average before the run: " +
+          ("n/a" if load is None else "/".join(f"{x:.2f}" for x in load)))
 
     if args.ops:
-        return main_ops(args, header, budget, threads)
+        return main_ops(args, header, budget, threads, monitor)
 
     rng = np.random.default_rng(12345)
     be = hg.CpuBackend()
@@ -130,7 +145,11 @@ def main(argv=None) -> int:
             seq = timeit(lambda: case.launch(be, 1), budget)
             par = timeit(lambda: case.launch(be, threads), budget)
             ref = timeit(case.numpy, budget)
-            rows.append({"n": n, "sequential_s": seq, "parallel_s": par, "numpy_s": ref})
+            row = {"n": n, "sequential_s": seq, "parallel_s": par, "numpy_s": ref}
+            if args.peers and case.peer is not None:
+                case.peer_check()
+                row["numba_s"] = timeit(case.peer, budget)
+            rows.append(row)
         results[kern.name] = {"title": kern.title, "prepare": prep, "rows": rows,
                               "instructions_per_lane": kern.instructions_per_lane}
         print_table(kern.name, kern.title, prep, rows)
@@ -139,11 +158,13 @@ def main(argv=None) -> int:
     print(f"\nlaunch overhead, vector_add n=256: execute_program {overhead['execute_s'] * 1e6:.2f} µs "
           f"(binds parameters every call), prepared launch {overhead['prepared_s'] * 1e6:.2f} µs, "
           f"numpy {overhead['numpy_s'] * 1e6:.2f} µs")
-    targets = check_targets(results)
+    targets = check_targets(results) if args.targets else []
     if targets:
         print("\n## targets")
         for line in targets:
             print(line)
+    header["load"] = monitor.stop()
+    print("\n" + describe(header["load"]))
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,20 +172,23 @@ def main(argv=None) -> int:
         {"machine": header, "kernels": results, "launch_overhead": overhead, "targets": targets},
         indent=1))
     plot(results, header, out / "bench.png")
-    print(f"\nwrote {out / 'results.json'} and {out / 'bench.png'}")
+    print(f"wrote {out / 'results.json'} and {out / 'bench.png'}")
     return 0
 
 
-def main_ops(args, header: Dict, budget: float, threads: int) -> int:
-    """The ops table (bench/ops.py): each op sequential and parallel against numpy."""
+def main_ops(args, header: Dict, budget: float, threads: int, monitor: LoadMonitor) -> int:
+    """The ops table (bench/ops.py): each op sequential and parallel against numpy (and numba
+    with --peers)."""
     from ops import print_ops_table, run_ops
     names = [k for k in args.kernels.split(",") if k]
-    rows = run_ops(timeit, budget, threads, names)
+    rows = run_ops(timeit, budget, threads, names, with_peers=args.peers)
     print_ops_table(rows, fmt_time, threads)
+    header["load"] = monitor.stop()
+    print("\n" + describe(header["load"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ops.json").write_text(json.dumps({"machine": header, "ops": rows}, indent=1))
-    print(f"\nwrote {out / 'ops.json'}")
+    print(f"wrote {out / 'ops.json'}")
     return 0
 
 
@@ -240,13 +264,18 @@ def print_table(name: str, title: str, prep: Dict[str, float], rows: List[Dict])
     print(f"\n## {name}: {title}")
     print(f"one-time: assemble + validate {prep['assemble_validate_s'] * 1e6:.1f} µs, "
           f"lower {prep['lower_s'] * 1e6:.1f} µs")
+    peers_col = any("numba_s" in r for r in rows)
+    extra = f" | {'numba':>11} | {'par/numba':>9}" if peers_col else ""
     print(f"{'size':>9} | {'sequential':>11} | {'parallel':>11} | {'speedup':>7} | "
-          f"{'Melem/s':>8} | {'numpy':>11} | {'par/numpy':>9}")
-    print("-" * 84)
+          f"{'Melem/s':>8} | {'numpy':>11} | {'par/numpy':>9}{extra}")
+    print("-" * (84 + len(extra)))
     for r in rows:
         n, seq, par, ref = r["n"], r["sequential_s"], r["parallel_s"], r["numpy_s"]
-        print(f"{n:>9} | {fmt_time(seq)} | {fmt_time(par)} | {seq / par:6.2f}x | "
-              f"{n / min(seq, par) / 1e6:8.1f} | {fmt_time(ref)} | {par / ref:8.2f}x")
+        line = (f"{n:>9} | {fmt_time(seq)} | {fmt_time(par)} | {seq / par:6.2f}x | "
+                f"{n / min(seq, par) / 1e6:8.1f} | {fmt_time(ref)} | {par / ref:8.2f}x")
+        if "numba_s" in r:
+            line += f" | {fmt_time(r['numba_s'])} | {par / r['numba_s']:8.2f}x"
+        print(line)
 
 
 def plot(results: Dict[str, Dict], header: Dict, path: Path) -> None:
@@ -267,6 +296,8 @@ def plot(results: Dict[str, Dict], header: Dict, path: Path) -> None:
         ax.loglog(n, [r["sequential_s"] for r in data], "o-", label="sequential")
         ax.loglog(n, [r["parallel_s"] for r in data], "s-", label=f"parallel ({header['threads']} thr)")
         ax.loglog(n, [r["numpy_s"] for r in data], "^--", label="numpy")
+        if all("numba_s" in r for r in data):
+            ax.loglog(n, [r["numba_s"] for r in data], "d:", label="numba prange")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("n")
         ax.set_ylabel("seconds")

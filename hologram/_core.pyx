@@ -120,7 +120,7 @@ cdef enum:   # fault codes (hologram/faults.py)
     F_OK, F_UNINIT_REG, F_UNINIT_PRED, F_TYPE_MISMATCH, F_INVALID_HANDLE, F_OUT_OF_BOUNDS,
     F_SHARED_OOB, F_MISALIGNED, F_DIV_ZERO, F_CALL_OVERFLOW, F_CALL_UNDERFLOW,
     F_BARRIER_DIVERGENCE, F_INVALID_COORDINATE, F_ALLOC_FAILED, F_STEP_LIMIT, F_INTERRUPTED,
-    F_TIMEOUT
+    F_TIMEOUT, F_WARP_DIVERGENCE
 
 cdef enum:   # lane states
     RUNNING = 0
@@ -168,7 +168,8 @@ FAULT_CODES = dict(OK=F_OK, UNINIT_REG=F_UNINIT_REG, UNINIT_PRED=F_UNINIT_PRED,
                    MISALIGNED=F_MISALIGNED, DIV_ZERO=F_DIV_ZERO, CALL_OVERFLOW=F_CALL_OVERFLOW,
                    CALL_UNDERFLOW=F_CALL_UNDERFLOW, BARRIER_DIVERGENCE=F_BARRIER_DIVERGENCE,
                    INVALID_COORDINATE=F_INVALID_COORDINATE, ALLOC_FAILED=F_ALLOC_FAILED,
-                   STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED, TIMEOUT=F_TIMEOUT)
+                   STEP_LIMIT=F_STEP_LIMIT, INTERRUPTED=F_INTERRUPTED, TIMEOUT=F_TIMEOUT,
+                   WARP_DIVERGENCE=F_WARP_DIVERGENCE)
 
 
 # Atlas tables (hologram/atlas.py is their source; vm.py installs them once at import).
@@ -795,7 +796,7 @@ cdef inline uint8_t* shared_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_
 
 
 cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, uint64_t* h,
-                              uint64_t* off) noexcept nogil:
+                              uint64_t* off, bint shared) noexcept nogil:
     cdef int64_t mode = ins[C_AMODE]
     cdef int64_t L = c.L
     if mode == AM_IMM:
@@ -804,6 +805,8 @@ cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, u
     elif mode == AM_REG_IMM:
         h[0] = w.regs[ins[C_AX] * L + lane]
         off[0] = <uint64_t>ins[C_AY]         # a negative i32 wraps to a huge (out of bounds) offset
+        if shared:                           # ISA 1.1 §12.2.3: shared [rB ± D] is rB ± D
+            off[0] += h[0]
     else:
         h[0] = w.regs[ins[C_AX] * L + lane]
         off[0] = w.regs[ins[C_AY] * L + lane]
@@ -862,6 +865,8 @@ cdef inline uint8_t* access(Ctx* c, Worker* w, const int64_t* ins, int lane, int
         h = <uint64_t>ins[C_AX]
         off = <uint64_t>ins[C_AY]
     if shared:
+        if mode == AM_REG_IMM:           # ISA 1.1 §12.2.3: shared [rB ± D] is rB ± D
+            off += h
         return shared_ptr(c, w, lane, pc, off, nb, 0)
     if last_base[0] != NULL and h == last_h[0] and off <= last_size[0] and \
             <uint64_t>nb <= last_size[0] - off:
@@ -1180,7 +1185,7 @@ cdef inline void exec_atomic(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, 
     cdef uint64_t* cmpr = w.regs + ins[C_A] * L
     for i in range(n):
         lane = g[i]
-        lane_address(c, w, ins, lane, &h, &off)
+        lane_address(c, w, ins, lane, &h, &off, shared)
         p = shared_ptr(c, w, lane, pc, off, nb, 1) if shared else \
             global_ptr(c, w, lane, pc, h, off, nb, 1)
         if p == NULL:

@@ -29,12 +29,13 @@ ALLOC_FAILED = 13
 STEP_LIMIT = 14
 INTERRUPTED = 15
 TIMEOUT = 16
+WARP_DIVERGENCE = 17
 
 CLASSES: Tuple[Optional[Type[E.ExecutionError]], ...] = (
     None, E.UninitializedRegister, E.UninitializedPredicate, E.TypeMismatch, E.InvalidHandle,
     E.OutOfBounds, E.SharedOutOfBounds, E.Misaligned, E.DivisionByZero, E.CallStackOverflow,
     E.CallStackUnderflow, E.BarrierDivergence, E.InvalidCoordinate, E.AllocationFailed,
-    E.StepLimitExceeded, E.Interrupted, E.Timeout)
+    E.StepLimitExceeded, E.Interrupted, E.Timeout, E.WarpDivergence)
 
 SHARED = 2**64 - 1   # the "handle" of shared memory in a Misaligned detail
 
@@ -62,7 +63,7 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
     if code == UNINIT_PRED:
         return f"uninitialized predicate: p{d[0]}"
     if code == TYPE_MISMATCH:
-        return f"type mismatch: expected {DType(d[1]).text}, got {DType(d[2]).text}"
+        return f"type mismatch: r{d[0]}: expected {DType(d[1]).text}, got {DType(d[2]).text}"
     if code == INVALID_HANDLE:
         return f"invalid {'pool id' if d[1] else 'buffer handle'}: {d[0] & (2**64 - 1)}"
     if code == OUT_OF_BOUNDS:
@@ -91,4 +92,7 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
         return "launch interrupted"
     if code == TIMEOUT:
         return f"launch timed out (timeout={d[0] / 1e6:g} s)"
+    if code == WARP_DIVERGENCE:      # detail: the warp's index in its block
+        return (f"warp divergence: the lanes of warp {d[0]} do not all wait at this warp "
+                f"collective")
     return f"fault {code}"

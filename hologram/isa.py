@@ -139,6 +139,23 @@ class AtomOp(_Named):
     XOR = 6
 
 
+class ShflMode(_Named):
+    """Source-lane rule of ``shfl`` (ISA.md §12.4)."""
+    IDX = 0
+    UP = 1
+    DOWN = 2
+    XOR = 3
+
+
+class VoteMode(_Named):
+    """Combination of ``vote`` (ISA.md §12.4)."""
+    ANY = 0
+    ALL = 1
+
+
+WARP_SIZE = 32
+
+
 class SReg(_Named):
     """Special-register operands of ``mov.T rD, %name`` (ISA.md §3.3)."""
     LaneX = 0
@@ -154,11 +171,15 @@ class SReg(_Named):
     GridDimY = 10
     GridDimZ = 11
     GlobalId = 12
+    LaneId = 13      # ISA 1.1 (§12.4): warp lane = linear lane index mod 32
+    WarpId = 14      # ISA 1.1 (§12.4): linear lane index div 32
 
     @property
     def text(self) -> str:
         if self is SReg.GlobalId:
             return "%gid"
+        if self in (SReg.LaneId, SReg.WarpId):
+            return "%" + self.name.lower()
         base, axis = self.name[:-1], self.name[-1].lower()
         return f"%{ {'Lane': 'lane', 'Block': 'block', 'BlockDim': 'blockdim', 'GridDim': 'griddim'}[base] }.{axis}"
 
@@ -209,11 +230,16 @@ class RegisterIndirect:
 
 @dataclass(frozen=True)
 class RegisterIndirectComputed:
+    """``[rH + rO*S ± D]``: offset = rO · scale + disp (ISA 1.1 §12.2.1; 1.0: scale 1, disp 0)."""
     handle_reg: int
     offset_reg: int
+    scale: int = 1
+    disp: int = 0
 
     def __str__(self) -> str:
-        return f"[r{self.handle_reg} + r{self.offset_reg}]"
+        scale = f"*{self.scale}" if self.scale != 1 else ""
+        disp = f" {'-' if self.disp < 0 else '+'} {abs(self.disp)}" if self.disp else ""
+        return f"[r{self.handle_reg} + r{self.offset_reg}{scale}{disp}]"
 
 
 Address = Union[BufferOffset, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed]
@@ -227,8 +253,39 @@ ADDRESS_MODES: Dict[str, Tuple[type, Tuple[Tuple[str, str, int, int], ...]]] = {
     "RegisterIndirect": (RegisterIndirect, (("base", "base", 0, 255),
                                             ("offset", "offset", -2**31, 2**31 - 1))),
     "RegisterIndirectComputed": (RegisterIndirectComputed, (("handle_reg", "handle_reg", 0, 255),
-                                                            ("offset_reg", "offset_reg", 0, 255))),
+                                                            ("offset_reg", "offset_reg", 0, 255),
+                                                            ("scale", "scale", 1, 8),
+                                                            ("disp", "disp", -2**31, 2**31 - 1))),
 }
+# Address fields that JSON may omit (and writers omit) when they hold their default (§12.2.1).
+ADDRESS_DEFAULTS: Dict[str, int] = {"scale": 1, "disp": 0}
+SCALES = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Imm:
+    """An immediate last source operand (ISA 1.1 §12.1): ``value`` is the u64 bit pattern
+    exactly as in ``MOV_IMM.value`` (a u32 for shift amounts and shuffle lanes)."""
+    value: int
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    """A ``.param rN TYPE[] NAME`` declaration (ISA 1.1 §12.6): register, element or scalar
+    type, whether it is a buffer, optional name."""
+    reg: int
+    type: "DType"
+    buffer: bool = False
+    name: Optional[str] = None
+
+    def __str__(self) -> str:
+        name = f" {self.name}" if self.name is not None else ""
+        return f".param r{self.reg} {self.type.text}{'[]' if self.buffer else ''}{name}"
+
+    @property
+    def label(self) -> str:
+        """How launch errors name it: ``x (r1)`` or ``r1``."""
+        return f"{self.name} (r{self.reg})" if self.name is not None else f"r{self.reg}"
 
 # --------------------------------------------------------------------------------------------
 # Field kinds
@@ -236,9 +293,12 @@ ADDRESS_MODES: Dict[str, Tuple[type, Tuple[Tuple[str, str, int, int], ...]]] = {
 REG, PRED, OPTPRED, TYPE, LABEL, GADDR, SADDR = "reg", "pred", "optpred", "type", "label", "gaddr", "saddr"
 U8, U16, U32, U64, F64, IMM = "u8", "u16", "u32", "u64", "f64", "imm"
 COND, SCOPE, SREG, ATOMOP = "cond", "scope", "sreg", "atomop"
+# ISA 1.1: a register or an Imm (§12.1); a flag (BRA/SEL "negate", §12.3); collective modes
+REGIMM, FLAG, SHFLMODE, VOTEMODE = "regimm", "flag", "shflmode", "votemode"
 
 INT_RANGES = {U8: 2**8 - 1, U16: 2**16 - 1, U32: 2**32 - 1, U64: 2**64 - 1, IMM: 2**64 - 1}
-ENUMS = {COND: Cond, SCOPE: Scope, SREG: SReg, ATOMOP: AtomOp}
+ENUMS = {COND: Cond, SCOPE: Scope, SREG: SReg, ATOMOP: AtomOp, SHFLMODE: ShflMode,
+         VOTEMODE: VoteMode}
 
 
 @dataclass(frozen=True)
@@ -249,7 +309,8 @@ class Field:
     ``"rw"`` read then written (LOOP's counter); ``"sel"`` read only if selected (SEL);
     ``"range"`` base of a register range (reductions). ``rtype`` is the type it is read or
     written with: a DType, or the name of the instruction's type field (``"ty"``, ``"src_ty"``,
-    ``"dst_ty"``), or ``"sreg"`` for MOV_SREG's destination.
+    ``"dst_ty"``), or ``"sreg"`` for MOV_SREG's destination. A ``regimm`` field holds a
+    register index or an :class:`Imm` (ISA 1.1 §12.1) of that type.
     """
     name: str
     kind: str
@@ -265,6 +326,7 @@ class Spec:
     text: str                    # text template: "mnemonic.{field} {op}, {op}"
     types: FrozenSet[DType] = frozenset()   # accepted values of the "ty" field
     group: str = ""              # documentation section
+    since: str = "1.0"           # ISA version that added it (1.1: ISA.md §12)
 
     @property
     def mnemonic(self) -> str:
@@ -288,10 +350,12 @@ def _f(name: str, kind: str, role: str = "", rtype: Union[DType, str, None] = No
 
 TY = _f("ty", TYPE)
 DST = _f("dst", REG, "w", "ty")
+NEGATE = _f("negate", FLAG)
 
 
 def _binary(variant: str, types, group: str) -> Spec:
-    return Spec(variant, (TY, DST, _f("src1", REG, "r", "ty"), _f("src2", REG, "r", "ty")),
+    # ISA 1.1 §12.1: the last source may be an immediate
+    return Spec(variant, (TY, DST, _f("src1", REG, "r", "ty"), _f("src2", REGIMM, "r", "ty")),
                 f"{variant.lower()}.{{ty}} {{dst}}, {{src1}}, {{src2}}", types, group)
 
 
@@ -344,19 +408,20 @@ SPECS: Tuple[Spec, ...] = (
     # 5.3 bitwise
     _binary("AND", T_INT, "bitwise"), _binary("OR", T_INT, "bitwise"),
     _binary("XOR", T_INT, "bitwise"), _unary("NOT", T_INT, "bitwise"),
-    Spec("SHL", (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REG, "r", U32T)),
+    Spec("SHL", (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REGIMM, "r", U32T)),
          "shl.{ty} {dst}, {src}, {amount}", T_INT, "bitwise"),
-    Spec("SHR", (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REG, "r", U32T)),
+    Spec("SHR", (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REGIMM, "r", U32T)),
          "shr.{ty} {dst}, {src}, {amount}", T_INT, "bitwise"),
     # 5.4 compare and select
     Spec("SETcc", (TY, _f("cond", COND), _f("dst", PRED, "w"), _f("src1", REG, "r", "ty"),
-                   _f("src2", REG, "r", "ty")), "set{cond}.{ty} {dst}, {src1}, {src2}",
+                   _f("src2", REGIMM, "r", "ty")), "set{cond}.{ty} {dst}, {src1}, {src2}",
          T_ALL, "compare"),
+    # "negate" (ISA 1.1 §12.3) prints as "!" before the predicate: sel.T rD, !pP, rT, rF
     Spec("SEL", (TY, DST, _f("pred", PRED, "r"), _f("src_true", REG, "sel", "ty"),
-                 _f("src_false", REG, "sel", "ty")), "sel.{ty} {dst}, {pred}, {src_true}, {src_false}",
-         T_ALL, "compare"),
-    # 6.1 control flow
-    Spec("BRA", (_f("target", LABEL), _f("pred", OPTPRED, "r")), "bra{pred} {target}",
+                 _f("src_false", REG, "sel", "ty"), NEGATE),
+         "sel.{ty} {dst}, {pred}, {src_true}, {src_false}", T_ALL, "compare"),
+    # 6.1 control flow (bra.!pN: taken iff pN is false)
+    Spec("BRA", (_f("target", LABEL), _f("pred", OPTPRED, "r"), NEGATE), "bra{pred} {target}",
          group="control"),
     Spec("CALL", (_f("target", LABEL),), "call {target}", group="control"),
     Spec("RET", (), "ret", group="control"),
@@ -400,7 +465,28 @@ SPECS: Tuple[Spec, ...] = (
     Spec("BoundMap", (_f("class", REG, "r", U8T), _f("page", REG, "r", U8T),
                       _f("byte", REG, "r", U8T), _f("dst", REG, "w", U64T)),
          "bound.map {dst}, {class}, {page}, {byte}", group="atlas"),
+    # ---- ISA 1.1 (§12)
+    # 12.3 predicate logic
+    *(Spec(v, (_f("dst", PRED, "w"), _f("src1", PRED, "r"), _f("src2", PRED, "r")),
+           f"{v[1:].lower()}.pred {{dst}}, {{src1}}, {{src2}}", group="predicate", since="1.1")
+      for v in ("PAND", "POR", "PXOR")),
+    Spec("PNOT", (_f("dst", PRED, "w"), _f("src", PRED, "r")), "not.pred {dst}, {src}",
+         group="predicate", since="1.1"),
+    # 12.4 warp collectives
+    Spec("SHFL", (_f("mode", SHFLMODE), TY, DST, _f("src", REG, "r", "ty"),
+                  _f("lane", REGIMM, "r", U32T)), "shfl.{mode}.{ty} {dst}, {src}, {lane}",
+         T_ALL, "warp", "1.1"),
+    Spec("VOTE", (_f("mode", VOTEMODE), _f("dst", PRED, "w"), _f("src", PRED, "r")),
+         "vote.{mode} {dst}, {src}", group="warp", since="1.1"),
+    Spec("BALLOT", (_f("dst", REG, "w", U32T), _f("src", PRED, "r")), "ballot.u32 {dst}, {src}",
+         group="warp", since="1.1"),
+    # 12.5 math
+    *(Spec(v, (TY, DST, _f("src", REG, "r", "ty")), f"{v.lower()}.{{ty}} {{dst}}, {{src}}",
+           T_FLOAT, "math", "1.1") for v in ("ERF", "EXP2", "FLOOR", "CEIL", "TRUNC", "ROUND")),
 )
+
+# Warp collectives: a lane waits at them until its warp is resolved (§12.4)
+COLLECTIVES = frozenset({"SHFL", "VOTE", "BALLOT"})
 
 SPEC_BY_VARIANT: Dict[str, Spec] = {s.variant: s for s in SPECS}
 
@@ -434,6 +520,15 @@ def _coerce(spec: Spec, fld: Field, value: Any) -> Any:
         return DType.parse(value)
     if k == REG:
         return _check_int(value, 0, 255, f"{what} (register)")
+    if k == REGIMM:
+        if isinstance(value, Imm):
+            hi = INT_RANGES[U32] if fld.rtype == DType.U32 else INT_RANGES[U64]
+            return Imm(_check_int(value.value, 0, hi, f"{what} (immediate)"))
+        return _check_int(value, 0, 255, f"{what} (register)")
+    if k == FLAG:
+        if not isinstance(value, bool):
+            raise ProgramError(f"{what} must be true or false, got {value!r}")
+        return value
     if k == PRED:
         return _check_int(value, 0, 15, f"{what} (predicate)")
     if k == OPTPRED:
@@ -493,8 +588,8 @@ class Instruction:
         values: List[Any] = []
         for f in spec.fields:
             if f.name not in fields:
-                if f.kind == OPTPRED:
-                    values.append(None)
+                if f.kind in (OPTPRED, FLAG):    # optional: null / false
+                    values.append(None if f.kind == OPTPRED else False)
                     continue
                 raise ProgramError(f"{variant}: missing field {f.name!r}")
             values.append(_coerce(spec, f, fields[f.name]))
@@ -552,7 +647,7 @@ class Instruction:
         Reduction ranges are expanded; SEL's sources (read only when selected) are not listed.
         """
         for f, v in zip(self.spec.fields, self.values):
-            if f.role in ("r", "rw") and v is not None:
+            if f.role in ("r", "rw") and v is not None and not isinstance(v, Imm):
                 yield ("p" if f.kind in (PRED, OPTPRED) else "r", v, self.reg_type(f))
             elif f.role == "range":
                 for r in range(v, v + self.count):
@@ -560,8 +655,19 @@ class Instruction:
             elif f.kind == GADDR:
                 for reg in address_registers(v):
                     yield ("r", reg, DType.U64)
-            elif f.kind == SADDR and isinstance(v, RegisterIndirectComputed):
-                yield ("r", v.offset_reg, DType.U64)
+            elif f.kind == SADDR:
+                for reg in shared_address_registers(v):
+                    yield ("r", reg, DType.U64)
+
+
+def shared_address_registers(addr: Address) -> Tuple[int, ...]:
+    """Registers a shared-memory address reads (as u64): the handle part is never read;
+    ``[rB ± D]`` reads rB (ISA 1.1 §12.2.3)."""
+    if isinstance(addr, RegisterIndirect):
+        return (addr.base,)
+    if isinstance(addr, RegisterIndirectComputed):
+        return (addr.offset_reg,)
+    return ()
 
 
 def address_registers(addr: Address) -> Tuple[int, ...]:
@@ -577,7 +683,7 @@ def registers_used(ins: Instruction) -> List[int]:
     """Every register index the instruction may read or write (for register allocation)."""
     out: List[int] = []
     for f, v in zip(ins.spec.fields, ins.values):
-        if f.kind == REG:
+        if f.kind == REG or (f.kind == REGIMM and not isinstance(v, Imm)):
             if f.role == "range":
                 out.extend(range(v, v + ins.count))
             else:
@@ -601,7 +707,11 @@ def check_types(ins: Instruction) -> None:
         raise ProgramError(f"{v.lower()}.{ins.op.text} needs an integer type, got {ins.ty.text}")
     if v.startswith("Reduce") and ins.src_base + ins.count > 256:
         raise ProgramError(f"register range r{ins.src_base}+{ins.count} runs past r255")
+    if v == "BRA" and ins.negate and ins.pred is None:
+        raise ProgramError("bra: negate needs a predicate (bra.!pN)")
     for f, val in zip(spec.fields, ins.values):
+        if isinstance(val, RegisterIndirectComputed) and val.scale not in SCALES:
+            raise ProgramError(f"address scale {val.scale} is not 1, 2, 4 or 8")
         if f.kind in (GADDR, SADDR) and isinstance(val, PhiCoordinate):
             if val.cls >= 96 or val.page >= 48:
                 raise ProgramError(f"Φ coordinate ({val.cls}, {val.page}, {val.byte}) out of range "

@@ -249,7 +249,8 @@ def _param_register(key: Any) -> int:
     elif isinstance(key, str) and key[:1] in "rR" and key[1:].isdigit():
         reg = int(key[1:])
     else:
-        raise LaunchConfigError(f"parameter key must be a register ('r5' or 5), got {key!r}")
+        raise LaunchConfigError(f"parameter key must be a register ('r5' or 5) or a name the "
+                                f"program declares with .param, got {key!r}")
     if not 0 <= reg <= 255:
         raise LaunchConfigError(f"parameter register r{reg} out of range (r0-r255)")
     if type(key) in (int, str) and len(_REGISTER_KEYS) < 4096:

@@ -1013,7 +1013,7 @@ def _setcc(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int
 
 @_sem("SEL")
 def _sel(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
-    _put(lane, plan, v["src_true"] if v["pred"] else v["src_false"])
+    _put(lane, plan, v["src_true"] if v["pred"] != v["negate"] else v["src_false"])
     return lane.pc + 1
 
 

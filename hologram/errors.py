@@ -22,16 +22,19 @@ class ProgramError(HologramError):
     """An invalid program (ISA.md §7.4).
 
     ``index`` is the offending instruction's index (None for label or directive errors) and
-    ``instruction`` its text. ``operand`` names the register or predicate a static type error
-    is about (``"r20"``; ISA 1.1 §12.6), else None.
+    ``instruction`` its text. A static type error (ISA 1.1 §12.6) names the register or
+    predicate in ``operand`` (``"r20"``) and the instruction field that reads it in ``field``;
+    otherwise both are None.
     """
 
     def __init__(self, message: str, index: Optional[int] = None,
-                 instruction: Optional[str] = None, operand: Optional[str] = None):
+                 instruction: Optional[str] = None, operand: Optional[str] = None,
+                 field: Optional[str] = None):
         self.message = message
         self.index = index
         self.instruction = instruction
         self.operand = operand
+        self.field = field
         text = message
         if index is not None:
             text = f"instruction {index}" + (f" ({instruction})" if instruction else "") + f": {message}"

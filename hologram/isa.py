@@ -646,18 +646,21 @@ class Instruction:
 
         Reduction ranges are expanded; SEL's sources (read only when selected) are not listed.
         """
+        for _, kind, index, ty in self.read_fields():
+            yield kind, index, ty
+
+    def read_fields(self) -> Iterable[Tuple[str, str, int, Optional[DType]]]:
+        """:meth:`reads` with the field each read belongs to: (field, "r"|"p", index, type)."""
         for f, v in zip(self.spec.fields, self.values):
             if f.role in ("r", "rw") and v is not None and not isinstance(v, Imm):
-                yield ("p" if f.kind in (PRED, OPTPRED) else "r", v, self.reg_type(f))
+                yield (f.name, "p" if f.kind in (PRED, OPTPRED) else "r", v, self.reg_type(f))
             elif f.role == "range":
                 for r in range(v, v + self.count):
-                    yield ("r", r, self.reg_type(f))
-            elif f.kind == GADDR:
-                for reg in address_registers(v):
-                    yield ("r", reg, DType.U64)
-            elif f.kind == SADDR:
-                for reg in shared_address_registers(v):
-                    yield ("r", reg, DType.U64)
+                    yield (f.name, "r", r, self.reg_type(f))
+            elif f.kind in (GADDR, SADDR):
+                regs = address_registers(v) if f.kind == GADDR else shared_address_registers(v)
+                for reg in regs:
+                    yield (f.name, "r", reg, DType.U64)
 
 
 def shared_address_registers(addr: Address) -> Tuple[int, ...]:

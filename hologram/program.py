@@ -130,8 +130,8 @@ class Program:
             from .verify import static_type_error
             found = static_type_error(self)
             if found is not None:
-                i, operand, message = found
-                raise ProgramError(message, i, str(self.instructions[i]), operand)
+                i, operand, message, field = found
+                raise ProgramError(message, i, str(self.instructions[i]), operand, field)
         self._validated = True
         return self
 

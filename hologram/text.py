@@ -643,24 +643,16 @@ def _at_label(line: _Line) -> bool:
     return t is not None and t.kind == "word" and colon is not None and colon.text == ":"
 
 
-def _reading_field(ins: Instruction, operand: str) -> str:
-    """The first field of ``ins`` that reads register/predicate ``operand`` ("r20", "p3")."""
-    idx = int(operand[1:])
-    for f, v in zip(ins.spec.fields, ins.values):
-        if f.role in ("r", "rw") and v == idx and (f.kind in (PRED, OPTPRED)) == \
-                (operand[0] == "p"):
-            return f.name
-        if f.kind in (GADDR, SADDR) and operand[0] == "r" and idx in _address_regs(v):
-            return f.name
-    return ""
-
-
-def _address_regs(addr: Any) -> Tuple[int, ...]:
-    if isinstance(addr, RegisterIndirect):
-        return (addr.base,)
-    if isinstance(addr, RegisterIndirectComputed):
-        return (addr.handle_reg, addr.offset_reg)
-    return ()
+def _operand_column(toks: List[_Tok], start: int, operand: str) -> int:
+    """Column of register/predicate ``operand`` ("r20", "p3") from column ``start`` on; a
+    predicate in the mnemonic (``bra.!p3``) is found inside it."""
+    for t in toks:
+        low = t.text.lower()
+        if t.col >= start and low == operand:
+            return t.col
+        if t.col == start and re.search(rf"\.!?{operand}\Z", low):
+            return t.col + len(low) - len(operand)
+    return start
 
 
 def assemble(text: str) -> "Program":
@@ -716,9 +708,7 @@ def assemble(text: str) -> "Program":
         if e.index is not None and e.index < len(where):
             lineno, col, source, toks, cols = where[e.index]
             if e.operand is not None:         # point at the register a static error names
-                start = cols.get(_reading_field(instructions[e.index], e.operand), col)
-                col = next((t.col for t in toks if t.col >= start and
-                            t.text.lower() == e.operand), start)
+                col = _operand_column(toks, cols.get(e.field or "", col), e.operand)
             raise AssemblyError(e.message, lineno, col, source) from None
         raise AssemblyError(e.message, 1, 1, text.split("\n", 1)[0]) from None
     return program

@@ -106,9 +106,9 @@ def entry_types(param_types: Sequence[Tuple[int, DType]]) -> Dict[int, DType]:
     return types
 
 
-def static_type_error(program: "Program") -> Optional[Tuple[int, str, str]]:
+def static_type_error(program: "Program") -> Optional[Tuple[int, str, str, str]]:
     """The first reachable read (in index order) of a program with ``.param`` declarations
-    that can never succeed (§12.6): (index, "r20", message), or None."""
+    that can never succeed (§12.6): (index, "r20", message, field read), or None."""
     types = entry_types([(p.reg, DType.U64 if p.buffer else p.type) for p in program.params])
     states = reachable_states(program, types)
     for pc, ins in enumerate(program.instructions):
@@ -116,15 +116,17 @@ def static_type_error(program: "Program") -> Optional[Tuple[int, str, str]]:
         if state is None:
             continue
         state = list(state)
-        for kind, index, ty in ins.reads():       # in read order: a read that passes fixes
-            if kind == "p":                       # the tag for the next one
+        for field, kind, index, ty in ins.read_fields():   # in read order: a read that
+            if kind == "p":                                # passes fixes the next one's tag
                 if not state[NREG + index] & PRED_SET:
-                    return pc, f"p{index}", f"p{index} is never written here"
+                    return pc, f"p{index}", f"p{index} is never written here", field
                 state[NREG + index] = PRED_SET
                 continue
             tags = state[index]
             if not tags & _tbit(ty):
-                return pc, f"r{index}", f"r{index} is never {ty.text} here ({_holds(tags)})"
+                assert ty is not None
+                return (pc, f"r{index}", f"r{index} is never {ty.text} here ({_holds(tags)})",
+                        field)
             state[index] = _tbit(ty)
     return None
 
@@ -133,7 +135,8 @@ def _holds(tags: int) -> str:
     held = [t.text for t in DType if tags & _tbit(t)]
     if not held:
         return "it is never written"
-    return "it holds " + " or ".join(held) + (", or nothing" if tags & UNINIT else "")
+    return "it holds " + " or ".join(held) + (", or nothing on some path" if tags & UNINIT
+                                              else "")
 
 
 def proven(state: Optional[List[int]], kind: str, index: int, ty: Optional[DType]) -> bool:

@@ -265,7 +265,7 @@ def repair_reads(ins, labels, params):
         found = static_type_error(Program(ins, labels, params=params, validate=False))
         if found is None:
             return ins, labels
-        i, operand, message = found
+        i, operand, message, _ = found
         reg = int(operand[1:])
         if i > 0 and id(ins[i - 1]) in fixes and ins[i - 1].dst == reg:
             ins[i] = Instruction("MemFence", scope=Scope.Block)

@@ -275,7 +275,8 @@ class _Line:
         t = self.next(what)
         m = re.fullmatch(prefix + r"(\d+)", t.text, re.IGNORECASE) if t.kind == "word" else None
         if not m or int(m.group(1)) > hi:
-            raise self.error(f"expected {what} ({prefix}0-{prefix}{hi}), got {t.text!r}", t.col)
+            raise self.error(f"expected {what} ({prefix}0-{prefix}{hi}), got {t.text!r}"
+                             + _sreg_hint(t.text), t.col)
         return int(m.group(1))
 
     def reg(self) -> int:
@@ -451,11 +452,8 @@ def _parse_operand(line: _Line, spec: Spec, name: str, values: Dict[str, Any]) -
         try:
             return SReg.parse(t.text)
         except ProgramError:
-            m = re.fullmatch(r"%(tid|ctaid|ntid|nctaid)(\.[xyz])?", t.text.lower())
-            hint = f" (PTX {t.text} is %{_PTX_SREGS[m.group(1)]}{m.group(2) or '.x'})" if m \
-                else ""
             raise line.error(f"expected a special register (%lane.x, %block.y, %gid, %laneid, "
-                             f"...), got {t.text!r}{hint}", t.col) from None
+                             f"...), got {t.text!r}" + _sreg_hint(t.text), t.col) from None
     raise AssertionError(kind)
 
 
@@ -499,6 +497,20 @@ _PTX_SCOPES = {"cta": "block", "gl": "device", "gpu": "device", "sys": "system"}
 _PTX_SREGS = {"tid": "lane", "ctaid": "block", "ntid": "blockdim", "nctaid": "griddim"}
 
 
+def _sreg_hint(text: str) -> str:
+    """For a ``%name`` where an operand was expected: how to read it (or its PTX name's
+    equivalent), else ""."""
+    if not text.startswith("%"):
+        return ""
+    try:
+        s = SReg.parse(text)
+        return f" (read {s.text} with mov.{s.dtype.text} rD, {s.text})"
+    except ProgramError:
+        pass
+    m = re.fullmatch(r"%(tid|ctaid|ntid|nctaid)(\.[xyz])?", text.lower())
+    return f" (PTX {text} is %{_PTX_SREGS[m.group(1)]}{m.group(2) or '.x'})" if m else ""
+
+
 def _ptx_hint(word: str) -> Optional[str]:
     """This ISA's spelling of a PTX mnemonic (``ld.global.f32`` -> ``ldg.f32``), or None."""
     head, *mods = word.lower().split(".")
@@ -512,9 +524,10 @@ def _ptx_hint(word: str) -> Optional[str]:
             ("global", "shared", "pred")]
     head = _PTX_OPS.get(head, head)
     if head in ("ld", "st"):
+        rest = ".".join(mods) or "T"
         if space is None:
-            return f"{head}g.{'.'.join(mods)} (global) or {head}s.{'.'.join(mods)} (shared)"
-        head += "g" if space == "global" else "s"
+            return f"{head}g.{rest} (global) or {head}s.{rest} (shared)"
+        return f"{head}{'g' if space == 'global' else 's'}.{rest}"
     elif head == "atom" and space == "shared":
         head = "atoms"
     elif head == "setp" and mods:
@@ -604,6 +617,8 @@ def _parse_param(line: _Line, params: List[ParamDecl]) -> None:
     if t is not None:
         if t.kind != "word" or not IDENT.match(t.text):
             raise line.error(f"expected a parameter name, got {t.text!r}", t.col)
+        if re.fullmatch(r"[rR]\d+", t.text):      # launch keys "r5" mean registers
+            raise line.error(f"parameter name {t.text!r} looks like a register", t.col)
         if any(p.name == t.text for p in params):
             raise line.error(f"parameter name {t.text!r} is declared twice", t.col)
         name = line.next("name").text

@@ -1346,9 +1346,9 @@ def _input_bytes(seed: int, n: int) -> bytes:
 
 
 @st.composite
-def cases(draw, feat: Features, max_lanes: int = 96):
+def cases(draw, feat: Features, max_lanes: int = 96, gen_cls=None):
     grid, block = draw(launch_shapes(max_lanes))
-    gen = Gen(draw, feat, grid, block)
+    gen = (gen_cls or Gen)(draw, feat, grid, block)
     nlanes = gen.nlanes
     kinds = None
     if feat.faulting:

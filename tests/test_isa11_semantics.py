@@ -500,3 +500,27 @@ def test_type_mismatch_names_register_and_both_types(backend):
     e = fault(backend, "mov_imm.u32 r1, 1\nseteq.u32 p1, r1, r1\nmov_imm.i64 r5, 0\n"
                        "sel.u32 r3, p1, r5, r1", hg.TypeMismatch)
     assert e.message == "type mismatch: r5: expected u32, got i64"
+
+
+# --------------------------------------------------------------------------------------------
+# Until the VM runs ISA 1.1 it refuses such programs before any lane runs (never silently)
+
+@pytest.mark.skipif(__import__("isa_testlib").VM_RUNS_ISA11, reason="the VM runs ISA 1.1")
+@pytest.mark.parametrize("text, what", [
+    ("mov_imm.u32 r1, 1\nadd.u32 r1, r1, 4", "immediate operands"),
+    ("mov_imm.u32 r1, 1\nseteq.u32 p0, r1, r1\nbra.!p0 @x\nx:", "negated predicates"),
+    ("mov_imm.u32 r1, 1\nseteq.u32 p0, r1, r1\nsel.u32 r2, !p0, r1, r1", "negated predicates"),
+    ("mov_imm.u64 r1, 0\nlds.u32 r2, [r1*4]", "scaled or displaced addresses"),
+    ("mov_imm.u64 r1, 0\nldg.u32 r2, [r9 + r1 + 4]", "scaled or displaced addresses"),
+    ("mov.u32 r1, %laneid", "%laneid and %warpid"),
+    ("mov_imm.u32 r1, 1\nseteq.u32 p0, r1, r1\nvote.any p1, p0", "vote"),
+    ("mov_imm.f32 r1, 1.5\nfloor.f32 r2, r1", "floor"),
+])
+def test_vm_refuses_isa11_until_it_runs_it(text, what):
+    prog = hg.assemble(text)
+    out = np.zeros(4, np.uint32)
+    with pytest.raises(hg.ProgramError) as ei:
+        hg.CpuBackend().execute_program(prog, hg.LaunchConfig(1, 1, 16), {"r9": out})
+    assert f"the VM does not run {what} (ISA 1.1) yet" in str(ei.value)
+    assert ei.value.index == len(prog) - 1
+    hg.ReferenceBackend().execute_program(prog, hg.LaunchConfig(1, 1, 16), {"r9": out})

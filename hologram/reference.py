@@ -37,7 +37,7 @@ from . import atlas, faults
 from .faults import Fault
 from .floats import (f32_bits, f32_from_bits, f64_bits, f64_from_bits, round_bf16, round_f16,
                      widen_bf16, widen_f16)
-from .isa import (COLLECTIVES, GADDR, OPTPRED, PRED, SADDR, WARP_SIZE, AtomOp, BufferOffset,
+from .isa import (GADDR, OPTPRED, PRED, SADDR, WARP_SIZE, AtomOp, BufferOffset,
                   Cond, DType, Imm, Instruction, PhiCoordinate, RegisterIndirect,
                   RegisterIndirectComputed, ShflMode, SReg, VoteMode)
 
@@ -575,9 +575,9 @@ class _Plan:
         self.static: Dict[str, Any] = {}
         self.reads: List[Tuple[str, str, Any, Any]] = []   # (kind, field, operand, type/when)
         self.out: Optional[Tuple[str, int, Optional[DType]]] = None
-        self.collective = ins.variant in COLLECTIVES
-        self.semantics = _COLLECTIVE_SEMANTICS[ins.variant] if self.collective else \
-            _SEMANTICS[ins.variant]
+        # a warp collective (§12.4) runs for the warp's participating lanes together
+        self.collective = _COLLECTIVE_SEMANTICS.get(ins.variant)
+        self.semantics = _SEMANTICS.get(ins.variant)
         negate = getattr(ins, "negate", False)
         last_pred = None
         sel_seen = 0
@@ -767,7 +767,8 @@ class _Interpreter:
             except _Fault as f:          # a failed read ends the lane; it does not participate
                 lane.fault = Fault(f.code, lane.gid, lane.pc, f.detail)
                 lane.state = FAULTED
-        results = plan.semantics(reads) if reads else {}
+        assert plan.collective is not None
+        results = plan.collective(reads) if reads else {}
         for lane, value in results.values():          # every participant read, now all write
             _put(lane, plan, value)
             lane.pc += 1
@@ -788,7 +789,7 @@ class _Interpreter:
                     raise _Fault(faults.STEP_LIMIT, self.max_steps)
                 lane.steps += 1
                 plan = self.plans[pc]
-                if plan.collective:         # wait for the warp (§12.4); reads happen then
+                if plan.semantics is None:  # a collective: wait for the warp (§12.4)
                     lane.state = WARP
                     return
                 v = _read_operands(lane, plan)
@@ -1283,6 +1284,8 @@ def run(launch: "Launch") -> Tuple[np.ndarray, Optional[Fault]]:
 
 def _check_semantics_complete() -> None:
     from .isa import SPECS
+    from .isa import COLLECTIVES
+    assert set(_COLLECTIVE_SEMANTICS) == COLLECTIVES
     missing = [s.variant for s in SPECS
                if s.variant not in _SEMANTICS and s.variant not in _COLLECTIVE_SEMANTICS]
     if missing:

@@ -17,22 +17,14 @@ import numpy as np
 import pytest
 
 import hologram as hg
-from helpers import run_snippet
+from helpers import as_bits, run_snippet
 
 needs_vm_isa11 = pytest.mark.needs_vm_isa11
 
 
-def _bits(v):
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, np.floating):
-        return int(v.view(np.dtype(f"u{v.itemsize}")))
-    return int(v)
-
-
 def run(backend, body, outs, **kw):
     """One lane; floats come back as bit patterns, predicates as bools."""
-    return [_bits(v) for v in run_snippet(backend, {}, body, outs, **kw)]
+    return [as_bits(v) for v in run_snippet(backend, {}, body, outs, **kw)]
 
 
 def run1(backend, body, out, **kw):
@@ -278,23 +270,25 @@ def test_shared_register_indirect_per_lane(backend):
 # §12.3 predicate logic, bra.!p, sel !p
 
 @needs_vm_isa11
-def test_predicate_logic_truth_tables(backend):
-    body = ["mov_imm.u32 r1, 1", "mov_imm.u32 r2, 2",
-            "seteq.u32 p0, r1, r1", "seteq.u32 p1, r1, r2"]      # p0 true, p1 false
-    outs = []
-    for k, (a, b) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        body += [f"and.pred p{2 + 4 * (k % 3)}, p{a}, p{b}",
-                 f"or.pred p{3 + 4 * (k % 3)}, p{a}, p{b}",
-                 f"xor.pred p{4 + 4 * (k % 3)}, p{a}, p{b}"]
-        outs_k = [f"p{2 + 4 * (k % 3)}", f"p{3 + 4 * (k % 3)}", f"p{4 + 4 * (k % 3)}"]
-        got = run(backend, "\n".join(body), outs_k)
-        outs.append(got)
-    #               and    or     xor    for (p0, p0) (p0, p1) (p1, p0) (p1, p1)
-    assert outs == [[True, True, False], [False, True, True], [False, True, True],
-                    [False, False, False]]
-    got = run(backend, "\n".join(body[:4] + ["not.pred p5, p0", "not.pred p6, p1",
-                                             "and.pred p0, p0, p1"]), ["p5", "p6", "p0"])
-    assert got == [False, True, False]          # pD may be a source
+@pytest.mark.parametrize("a, b, want", [
+    # a, b, (and, or, xor, not a)
+    (True, True, [True, True, False, False]), (True, False, [False, True, True, False]),
+    (False, True, [False, True, True, True]), (False, False, [False, False, False, True]),
+])
+def test_predicate_logic_truth_tables(backend, a, b, want):
+    got = run(backend, f"""
+        mov_imm.u32 r1, 1
+        mov_imm.u32 r2, {int(a)}
+        mov_imm.u32 r3, {int(b)}
+        seteq.u32 p0, r2, r1
+        seteq.u32 p1, r3, r1
+        and.pred p2, p0, p1
+        or.pred p3, p0, p1
+        xor.pred p4, p0, p1
+        not.pred p5, p0
+        and.pred p0, p0, p1               ; pD may be a source
+        """, ["p2", "p3", "p4", "p5", "p0"])
+    assert got == want + [want[0]]
 
 
 @needs_vm_isa11

@@ -298,7 +298,7 @@ def test_generator_covers_isa11():
     seen: Counter = Counter()
 
     @seed(11)
-    @settings(max_examples=150, deadline=None, database=None,
+    @settings(max_examples=400, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(st.sampled_from([ARITH, MEMORY, SHARED, CONTROL]).flatmap(cases))
     def collect(case):

@@ -11,10 +11,12 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 import hologram as hg
 from hologram import DType, Instruction, ParamDecl, Program
 from hologram.cli import main as cli_main
+from isa_testlib import programs
 
 SAXPY = """
 .kernel saxpy
@@ -323,3 +325,38 @@ def test_cli_run_with_names(tmp_path, capsys):
     code = cli_main(["run", str(src), "--engine", "reference",
                      f"--param=x=@{tmp_path / 'x.npy'}", "--param", "a=2.5"])
     assert code == 2 and "missing parameter(s) y (r2), n (r4)" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# Random declared programs: binding by name works for any declarations, engines agree
+
+def _arguments(p: Program):
+    args = {}
+    for d in p.params:
+        key = d.name if d.name is not None else f"r{d.reg}"
+        if d.buffer:
+            args[key] = np.zeros(4, np.uint16 if d.type == DType.BF16 else d.type.numpy)
+        else:
+            args[key] = 0.0 if d.type.is_float else 0
+    return args
+
+
+def _outcome(be, p):
+    try:
+        be.execute_program(p, hg.LaunchConfig(1, 1), _arguments(p), max_steps=200)
+        return None
+    except hg.ExecutionError as e:
+        return (type(e).__name__, e.pc, e.message)
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs(max_instructions=10, directives=False, declarations=True))
+def test_random_declared_programs_agree(p):
+    ref = _outcome(hg.ReferenceBackend(), p)
+    assert _outcome(hg.CpuBackend(num_threads=1), p) == ref
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs(max_instructions=12, directives=False, declarations=True, isa11=True))
+def test_random_isa11_programs_raise_only_execution_errors_on_the_reference(p):
+    _outcome(hg.ReferenceBackend(), p)

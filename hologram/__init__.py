@@ -11,13 +11,13 @@ from ._config import show_config
 from ._version import __version__
 from .backend import (CpuBackend, LaunchConfig, LaunchResult, ReferenceBackend,
                       effective_num_threads, launch, openmp_enabled)
-from .errors import (AllocationFailed, AssemblyError, BackendBusy, BarrierDivergence,
-                     CallStackOverflow, CallStackUnderflow, DivisionByZero, ExecutionError,
-                     HologramError, Interrupted, InvalidCoordinate, InvalidHandle,
-                     LaunchConfigError, Misaligned, OutOfBounds, ProgramError, SharedOutOfBounds,
-                     StepLimitExceeded, Timeout, TypeMismatch, UninitializedPredicate,
-                     UninitializedRegister)
-from .isa import DType, Instruction
+from .errors import (AllocationFailed, AssemblyError, AssemblyWarning, BackendBusy,
+                     BarrierDivergence, CallStackOverflow, CallStackUnderflow, DivisionByZero,
+                     ExecutionError, HologramError, Interrupted, InvalidCoordinate,
+                     InvalidHandle, LaunchConfigError, Misaligned, OutOfBounds, ProgramError,
+                     SharedOutOfBounds, StepLimitExceeded, Timeout, TypeMismatch,
+                     UninitializedPredicate, UninitializedRegister, WarpDivergence)
+from .isa import DType, Instruction, ParamDecl
 from .program import Program
 from .text import assemble
 
@@ -30,12 +30,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "assemble", "Program", "Instruction", "DType", "CpuBackend", "ReferenceBackend",
+    "assemble", "Program", "Instruction", "DType", "ParamDecl", "CpuBackend", "ReferenceBackend",
     "LaunchConfig", "LaunchResult", "launch", "openmp_enabled", "effective_num_threads",
     "HologramError", "ProgramError", "AssemblyError", "LaunchConfigError", "ExecutionError",
     "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
-    "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
-    "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy", "show_config",
+    "CallStackUnderflow", "BarrierDivergence", "WarpDivergence", "InvalidCoordinate",
+    "AllocationFailed", "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy",
+    "AssemblyWarning", "show_config",
     "__version__",
 ]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, List, Tuple
 
-from .isa import (ADDRESS_MODES, ATOMOP, COND, F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG,
-                  SADDR, SCOPE, SPECS, SREG, T_ALL, T_FLOAT, T_INT, T_SIGNED, T_WIDE, T_WIDE_INT,
-                  TYPE, U8, U16, U32, U64, AtomOp, BufferOffset, Cond, DType, Field,
-                  PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, Scope, Spec, SReg)
+from .isa import (ADDRESS_DEFAULTS, ADDRESS_MODES, ATOMOP, COND, F64, FLAG, GADDR, IMM, LABEL,
+                  OPTPRED, PRED, REG, REGIMM, SADDR, SCOPE, SHFLMODE, SPECS, SREG, T_ALL,
+                  T_FLOAT, T_INT, T_SIGNED, T_WIDE, T_WIDE_INT, TYPE, U8, U16, U32, U64,
+                  VOTEMODE, AtomOp, BufferOffset, Cond, DType, Field, PhiCoordinate,
+                  RegisterIndirect, RegisterIndirectComputed, Scope, ShflMode, Spec, SReg,
+                  VoteMode)
 
 __all__ = ["render_reference"]
 
@@ -29,6 +31,9 @@ GROUPS: Dict[str, str] = {
     "atomic": "Atomics (ISA.md §5.8)",
     "pool": "Pools (ISA.md §5.9)",
     "atlas": "Atlas instructions (ISA.md §5.10)",
+    "predicate": "Predicate logic (ISA.md §12.3)",
+    "warp": "Warp collectives (ISA.md §12.4)",
+    "math": "Math functions (ISA.md §12.5)",
 }
 
 _NAMED_SETS: List[Tuple[FrozenSet[DType], str]] = [
@@ -46,6 +51,8 @@ _KIND_TEXT = {
     U8: "u8 immediate", U16: "u16 immediate", U32: "u32 immediate", U64: "u64 immediate",
     F64: "f64 immediate", IMM: "immediate of the instruction's type", COND: "condition",
     SCOPE: "scope", SREG: "special register", ATOMOP: "atomic operation",
+    REGIMM: "register or immediate (ISA.md §12.1)", FLAG: "flag: `!` before `pred` (JSON: "
+    "written only when true)", SHFLMODE: "shuffle mode", VOTEMODE: "vote mode",
 }
 
 _ROLE_TEXT = {"w": "written", "r": "read", "rw": "read, then written",
@@ -94,7 +101,19 @@ def render_reference() -> str:
         "the semantics; this page gives the forms. In the syntax column, `{ty}` is a type suffix "
         "(`add.f32`), `{dst}`/`{src…}` are registers `r0`…`r255`, predicates are `p0`…`p15`, "
         "labels are written `@name`. In JSON an instruction is `{\"VARIANT\": {fields}}` "
-        "(no fields: the bare string), with the fields listed here.",
+        "(no fields: the bare string), with the fields listed here. Instructions marked "
+        "*1.1* are ISA 1.1 additions (ISA.md §12).",
+        "",
+        "**Immediates (ISA.md §12.1).** A field that takes a register or an immediate (the last "
+        "source of `add sub mul div rem min max and or xor pow` and `setCC`, shift amounts, "
+        "shuffle lanes) is written `add.u64 r1, r1, 4`, `mul.f32 r2, r2, 0.5`; in JSON it holds "
+        "`{\"Imm\": V}`, V the u64 bit pattern as in `MOV_IMM.value` (u32 for shift amounts "
+        "and lanes). For a float type a decimal integer literal means its value and `0x…` a "
+        "bit pattern.",
+        "",
+        "**Parameter declarations (ISA.md §12.6).** `.param rN TYPE [NAME]` (a scalar) and "
+        "`.param rN TYPE[] [NAME]` (a buffer of TYPE; `u8[]`: any bytes); JSON `\"params\": "
+        "[{\"reg\": 1, \"type\": \"F32\", \"buffer\": true, \"name\": \"x\"}]`.",
         "",
         f"{len(SPECS)} instructions.",
         "",
@@ -121,7 +140,8 @@ def render_reference() -> str:
             ty = _types(s.types)
             if s.variant == "CVT":
                 ty = f"{ty} (both `src_ty` and `dst_ty`)"
-            rows.append([f"`{s.text}`", f"`{s.variant}`", ty, fields])
+            since = " *1.1*" if s.since != "1.0" else ""
+            rows.append([f"`{s.text}`", f"`{s.variant}`{since}", ty, fields])
         out += _table(rows, ["syntax", "JSON variant", "types", "fields (JSON order = read order)"])
         out.append("")
     out += ["## Types (ISA.md §2)", ""]
@@ -137,6 +157,12 @@ def render_reference() -> str:
     out += _table([[f"`{a.text}`", f"`{a.json}`",
                     "integer types only" if a in (AtomOp.AND, AtomOp.OR, AtomOp.XOR) else ""]
                    for a in AtomOp], ["text", "JSON", "note"])
+    out += ["", "## Modes of `shfl.{mode}` and `vote.{mode}` (ISA.md §12.4)", ""]
+    out += _table([[f"`shfl.{m.text}`", f"`{m.json}`", rule] for m, rule in zip(
+        ShflMode, ["lane L mod 32", "lane i − L", "lane i + L", "lane i xor L"])]
+        + [[f"`vote.{m.text}`", f"`{m.json}`", rule] for m, rule in zip(
+            VoteMode, ["OR over the participating lanes", "AND over the participating lanes"])],
+        ["text", "JSON", "source lane / result (i: the lane's warp lane)"])
     out += ["", "## Scopes of `memfence.{scope}` (ISA.md §6.4)", ""]
     out += _table([[f"`{s.text}`", f"`{s.json}`"] for s in Scope], ["text", "JSON"])
     out += ["", "## Special registers of `mov.{type} rD, %name` (ISA.md §3.3)", ""]
@@ -145,14 +171,19 @@ def render_reference() -> str:
     out += ["", "## Addresses (ISA.md §4.6)", ""]
     examples = {BufferOffset: BufferOffset(5, 128), PhiCoordinate: PhiCoordinate(3, 2, 1),
                 RegisterIndirect: RegisterIndirect(10, 64),
-                RegisterIndirectComputed: RegisterIndirectComputed(1, 0)}
+                RegisterIndirectComputed: RegisterIndirectComputed(1, 0, 4, -8)}
     rows = []
     for name, (cls, flds) in ADDRESS_MODES.items():
-        ranges = ", ".join(f"`{key}` {_range(lo, hi)}" for key, _, lo, hi in flds)
+        ranges = ", ".join(
+            f"`{key}` " + ("1, 2, 4 or 8" if key == "scale" else _range(lo, hi))
+            + (f" (optional, default {ADDRESS_DEFAULTS[key]})" if key in ADDRESS_DEFAULTS else "")
+            for key, _, lo, hi in flds)
         rows.append([f"`{examples[cls]}`", f"`{name}`", ranges])
     out += _table(rows, ["example", "JSON", "fields"])
-    out += ["", "`lds`, `sts` and `atoms` take the same forms, but only the offset counts "
-            "(ISA.md §4.5): handles, `bufN` numbers and handle registers are ignored.", ""]
+    out += ["", "`lds`, `sts` and `atoms` take the same forms, but handles, `bufN` numbers and "
+            "handle registers are ignored and not read (ISA.md §4.5, §12.2.2): the offset of "
+            "`[rB ± D]` is rB ± D (ISA 1.1, §12.2.3), of `[rH + rO*S ± D]` rO·S ± D; "
+            "`[rO*S ± D]` is accepted there too.", ""]
     return "\n".join(out)
 
 

@@ -44,7 +44,7 @@ cdef inline void exec_atomic(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, 
         return
     for i in range(n):
         lane = g[i]
-        lane_address(c, w, ins, lane, &h, &off)
+        lane_address(c, w, ins, lane, &h, &off, shared)
         p = shared_ptr(c, w, lane, pc, off, nb, 1) if shared else \
             global_ptr(c, w, lane, pc, h, off, nb, 1, &size)
         if p == NULL:

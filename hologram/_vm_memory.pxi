@@ -75,7 +75,7 @@ cdef inline uint8_t* shared_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_
 
 
 cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, uint64_t* h,
-                              uint64_t* off) noexcept nogil:
+                              uint64_t* off, bint shared) noexcept nogil:
     cdef int64_t mode = ins[C_AMODE]
     cdef int64_t L = c.L
     if mode == AM_IMM:
@@ -84,6 +84,8 @@ cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, u
     elif mode == AM_REG_IMM:
         h[0] = w.regs[ins[C_AX] * L + lane]
         off[0] = <uint64_t>ins[C_AY]         # a negative i32 wraps to a huge (out of bounds) offset
+        if shared:                           # ISA 1.1 §12.2.3: shared [rB ± D] is rB ± D
+            off[0] += h[0]
     else:
         h[0] = w.regs[ins[C_AX] * L + lane]
         off[0] = w.regs[ins[C_AY] * L + lane]
@@ -131,7 +133,7 @@ cdef inline uint8_t* access(Ctx* c, Worker* w, const int64_t* ins, int lane, int
     Consecutive lanes usually use the same handle: the last one looked up is remembered."""
     cdef uint64_t h, off, size
     cdef uint8_t* p
-    lane_address(c, w, ins, lane, &h, &off)
+    lane_address(c, w, ins, lane, &h, &off, shared)
     if shared:
         return shared_ptr(c, w, lane, pc, off, nb, 0)
     if last_base[0] != NULL and h == last_h[0] and off <= last_size[0] and \

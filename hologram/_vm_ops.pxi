@@ -58,6 +58,8 @@ cdef enum:   # special registers of MOV_SREG (hologram.isa.SReg)
     SR_GRID_DIM_Y = 10
     SR_GRID_DIM_Z = 11
     SR_GLOBAL_ID = 12
+    SR_LANE_ID = 13
+    SR_WARP_ID = 14
 
 cdef enum:   # fault codes (hologram.faults)
     F_OK = 0
@@ -77,7 +79,8 @@ cdef enum:   # fault codes (hologram.faults)
     F_STEP_LIMIT = 14
     F_INTERRUPTED = 15
     F_TIMEOUT = 16
-    F_INTERNAL = 17
+    F_WARP_DIVERGENCE = 17
+    F_INTERNAL = 18
 
 cdef enum:   # Atlas geometry (hologram.atlas) and ISA limits (hologram.isa)
     NUM_CLASSES = 96
@@ -251,6 +254,7 @@ FAULT_CODES = {
     'STEP_LIMIT': F_STEP_LIMIT,
     'INTERRUPTED': F_INTERRUPTED,
     'TIMEOUT': F_TIMEOUT,
+    'WARP_DIVERGENCE': F_WARP_DIVERGENCE,
     'INTERNAL': F_INTERNAL,
 }
 

@@ -13,7 +13,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from . import _core, atlas
 from .errors import (AllocationFailed, BackendBusy, InvalidHandle, LaunchConfigError, OutOfBounds,
                      ProgramError)
 from .floats import float_to_bits
-from .isa import DType
+from .isa import DType, ParamDecl
 from .launch import Launch, LaunchResult, Shape3, raise_fault
 from .launch import byte_view as _byte_view
 from .launch import lane_coords  # noqa: F401  (re-exported)
@@ -203,7 +203,8 @@ def _param_register(key: Any) -> int:
             and len(key) <= 12:
         reg = int(key[1:])
     else:
-        raise LaunchConfigError(f"parameter key must be a register ('r5' or 5), got {_show(key)}")
+        raise LaunchConfigError(f"parameter key must be a register ('r5' or 5) or a name the "
+                                f"program declares with .param, got {_show(key)}")
     if not 0 <= reg <= 255:
         raise LaunchConfigError(f"parameter register {_show(key)} out of range (r0-r255)")
     if type(key) in (int, str) and len(_REGISTER_KEYS) < 4096:
@@ -294,6 +295,84 @@ def _make_engine(name: str, pools: Any, boundary: np.ndarray) -> Any:
             raise BackendBusy("the reference interpreter is still being imported") from None
         return ReferenceEngine()
     raise ValueError(f"engine must be one of {ENGINES}, got {name!r}")
+
+
+class _Typed(NamedTuple):
+    """A declared scalar parameter converted to its register content (§12.6)."""
+    ty: DType
+    content: int
+
+
+def _declared_params(decls: Tuple[ParamDecl, ...], params: Optional[Mapping[Any, Any]]
+                     ) -> Dict[int, Any]:
+    """ISA 1.1 §12.6: map ``params`` of a program with ``.param`` declarations to registers.
+
+    Keys are registers or declared names; every declaration must be given and nothing else.
+    Declared scalars come back converted (bare Python int / float with the rules of §7.3, or a
+    numpy scalar / typed tuple of the declared type); declared buffers keep their object after
+    their numpy dtype is checked.
+    """
+    if params is None:
+        params = {}
+    elif not isinstance(params, Mapping):
+        raise LaunchConfigError(f"params must be a mapping, got {type(params).__name__}")
+    by_reg = {d.reg: d for d in decls}
+    by_name = {d.name: d for d in decls if d.name is not None}
+    given: Dict[int, Any] = {}
+    unknown = []
+    for key, value in params.items():
+        decl = by_name.get(key) if type(key) is str else None
+        if decl is None:
+            try:
+                decl = by_reg.get(_param_register(key))
+            except LaunchConfigError:
+                decl = None
+        if decl is None:
+            unknown.append(repr(key))
+        elif decl.reg in given:
+            raise LaunchConfigError(f"parameter {decl.label} given twice in params")
+        else:
+            given[decl.reg] = _declared_value(decl, value)
+    if unknown:
+        raise LaunchConfigError(f"params {', '.join(unknown)} not declared by the program "
+                                f"(declared: {', '.join(d.label for d in decls)})")
+    missing = [d.label for d in decls if d.reg not in given]
+    if missing:
+        raise LaunchConfigError(f"missing parameter(s) {', '.join(missing)}")
+    return given
+
+
+def _declared_value(decl: ParamDecl, value: Any) -> Any:
+    what = f"parameter {decl.label}"
+    ty = decl.type
+    is_scalar = isinstance(value, (tuple, int, float, np.generic))
+    if decl.buffer:
+        if is_scalar:
+            raise LaunchConfigError(f"{what}: expected a buffer of {ty.text}, got "
+                                    f"{type(value).__name__}")
+        if isinstance(value, np.ndarray) and ty != DType.U8:     # u8[]: any bytes
+            want = ("bfloat16", "uint16") if ty == DType.BF16 else (ty.numpy,)
+            if value.dtype.name not in want or not value.dtype.isnative:
+                raise LaunchConfigError(f"{what}: expected an array of {want[0]}, got "
+                                        f"{value.dtype}")
+        return value
+    if not is_scalar:
+        raise LaunchConfigError(f"{what}: expected a {ty.text} scalar, got "
+                                f"{type(value).__name__}")
+    if isinstance(value, tuple):
+        try:
+            same = len(value) == 2 and DType.parse(value[0]) == ty
+        except ProgramError:
+            same = False
+        if not same:
+            raise LaunchConfigError(f"{what}: expected a {ty.text} scalar, got {value!r}")
+        value = value[1]
+    elif isinstance(value, np.generic):
+        if _scalar_dtype(value) != ty:
+            raise LaunchConfigError(f"{what}: expected a {ty.text} scalar, got a numpy "
+                                    f"{value.dtype} scalar")
+        return _Typed(*_scalar_param(decl.reg, value)[1:])
+    return _Typed(ty, typed_scalar(ty, value, what))          # bare int / float: §7.3 rules
 
 
 class CpuBackend:
@@ -525,6 +604,8 @@ class CpuBackend:
         threads = effective_num_threads(num_threads if num_threads is not None
                                         else self.num_threads)
         exports: List[memoryview] = []
+        if program.params:                 # §12.6: names, completeness and types
+            params = _declared_params(program.params, params)
         reg_init, bound, copy_back = self._bind_params(params, exports)
         launch = Launch(program, grid, block, shared, reg_init, bound, self._pools,
                         # no lane can count to 2^64: larger limits are no limit (the VM
@@ -574,6 +655,9 @@ class CpuBackend:
         for reg in sorted(regs):
             value = regs[reg]
             tv = type(value)
+            if tv is _Typed:                  # a declared scalar, already converted
+                reg_init.append((reg, value.ty, value.content))
+                continue
             if tv is tuple or isinstance(value, np.generic):
                 reg_init.append(_scalar_param(reg, value))
                 continue

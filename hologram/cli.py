@@ -41,12 +41,14 @@ examples:
 """
 
 RUN_EPILOG = """\
-parameters (--param rN=VALUE, repeatable):
+parameters (--param rN=VALUE, repeatable; instead of rN, a name the program declares with
+.param):
   rN=@FILE.npy        a global buffer loaded from a .npy file (any dtype; its bytes are bound)
   rN=zeros:DTYPE:N    a zero-filled buffer of N elements of a numpy dtype (f32, float32, u8, ...)
   rN=TYPE:VALUE       a typed scalar, TYPE one of i8 i16 i32 i64 u8 u16 u32 u64 f16 bf16 f32 f64;
                       VALUE an integer (decimal, 0x.., 0b.., 0o..) or, for float types, a float,
                       inf or nan
+  rN=NUMBER           a scalar the program declares (.param rN TYPE NAME): converted to TYPE
 outputs (--out rN=FILE.npy, repeatable): after the launch, the buffer bound to rN is saved.
 """
 
@@ -88,14 +90,29 @@ def _looks_like_json(text: str) -> bool:
 
 
 def _load_program(path: str, fmt: str = "auto") -> Any:
-    """A program from ISA text or JSON (``fmt`` auto: JSON if the file starts with '{')."""
+    """A program from ISA text or JSON (``fmt`` auto: JSON if the file starts with '{').
+    Assembler warnings are printed as ``file:line:column: warning: ...``."""
+    import warnings
+
+    from .errors import AssemblyWarning
     from .program import Program
     from .text import assemble
 
     text = _read_text(path)
     if fmt == "json" or (fmt == "auto" and _looks_like_json(text)):
         return Program.from_json(text)
-    return assemble(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AssemblyWarning)
+        try:
+            return assemble(text)
+        finally:
+            where = "<stdin>" if path == "-" else path
+            for w in caught:
+                if isinstance(w.message, AssemblyWarning):
+                    m = w.message
+                    print(f"{where}:{m.line}:{m.column}: warning: {m.message}", file=sys.stderr)
+                else:                                  # pragma: no cover - not ours
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _describe(path: str, e: HologramError) -> str:
@@ -146,9 +163,9 @@ def _parse_param(spec: str) -> Tuple[str, Any]:
     reg, sep, value = spec.partition("=")
     reg = reg.strip()
     where = f"--param {spec}"
-    if not sep or not re.fullmatch(r"r\d+", reg):
-        raise UsageError(f"{where}: expected rN=VALUE (rN=@file.npy, rN=zeros:DTYPE:N or "
-                         f"rN=TYPE:VALUE)")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", reg):
+        raise UsageError(f"{where}: expected rN=VALUE (rN=@file.npy, rN=zeros:DTYPE:N, "
+                         f"rN=TYPE:VALUE or rN=NUMBER; rN or a declared name)")
     if value.startswith("@"):
         path = value[1:]
         try:
@@ -175,6 +192,11 @@ def _parse_param(spec: str) -> Tuple[str, Any]:
             raise UsageError(f"{where}: cannot allocate {n} elements of {dt}") from None
     if head in _TYPES and rest:
         return reg, _parse_scalar(head, rest, where)
+    for parse in (lambda v: int(v, 0), float):        # a bare number: declared scalars only
+        try:
+            return reg, parse(value)
+        except ValueError:
+            pass
     raise UsageError(f"{where}: unknown value {value!r}; use @file.npy, zeros:DTYPE:N or TYPE:VALUE "
                      f"with TYPE in {' '.join(_TYPES)}")
 
@@ -186,8 +208,8 @@ _NUMPY_ALIASES = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", 
 
 def _parse_out(spec: str) -> Tuple[str, str]:
     reg, sep, path = spec.partition("=")
-    if not sep or not re.fullmatch(r"r\d+", reg.strip()) or not path:
-        raise UsageError(f"--out {spec}: expected rN=FILE.npy")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", reg.strip()) or not path:
+        raise UsageError(f"--out {spec}: expected rN=FILE.npy (rN or a declared name)")
     return reg.strip(), path
 
 

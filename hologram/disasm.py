@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 from .floats import CANONICAL_NAN, bits_to_float, float_to_bits
-from .operands import F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG, SADDR, SREG, DType
+from .operands import F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG, REGIMM, SADDR, SREG, DType, Imm
 
-__all__ = ["format_instruction", "format_imm"]
+__all__ = ["format_instruction", "format_imm", "format_operand_imm"]
 
 
 def format_imm(ty: DType, value: int) -> str:
@@ -73,11 +73,26 @@ def _format_g(d: "decimal.Decimal", precision: int) -> str:
     return ("-" if sign else "") + s
 
 
-def _format_field(ins: Any, kind: str, value: Any) -> str:
+def format_operand_imm(ty: DType, value: int) -> str:
+    """An immediate operand (§12.1) as the disassembler prints it: as ``mov_imm`` does, except
+    that a float pattern without a float literal prints in hex (a decimal integer would be read
+    back as a value)."""
+    text = format_imm(ty, value)
+    return f"0x{value:x}" if ty.is_float and text.isdigit() else text
+
+
+def _format_field(ins: Any, fld: Any, value: Any) -> str:
+    kind = fld.kind
+    if kind == REGIMM:
+        if not isinstance(value, Imm):
+            return f"r{value}"
+        ty = ins.reg_type(fld)
+        assert ty is not None
+        return format_operand_imm(ty, value.value)
     if kind == REG:
         return f"r{value}"
     if kind in (PRED,):
-        return f"p{value}"
+        return ("!" if fld.name == "pred" and ins.args.get("negate") else "") + f"p{value}"
     if kind == LABEL:
         return f"@{value}"
     if kind in (GADDR, SADDR):
@@ -102,11 +117,11 @@ def format_instruction(ins: Any) -> str:
         kind = spec.field(name).kind
         value = args[name]
         if kind == OPTPRED:
-            return "" if value is None else f".p{value}"
+            return "" if value is None else f".{'!' if args.get('negate') else ''}p{value}"
         if kind == SREG:
             return value.dtype.text
         return value.text
 
     mnemonic = re.sub(r"\{(\w+)\}", mnemonic_part, spec.mnemonic)
-    ops = [_format_field(ins, spec.field(n).kind, args[n]) for n in spec.operands]
+    ops = [_format_field(ins, spec.field(n), args[n]) for n in spec.operands]
     return mnemonic + (" " + ", ".join(ops) if ops else "")

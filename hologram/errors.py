@@ -8,8 +8,9 @@ __all__ = [
     "HologramError", "ProgramError", "AssemblyError", "LaunchConfigError", "ExecutionError",
     "OutOfBounds", "SharedOutOfBounds", "InvalidHandle", "Misaligned", "TypeMismatch",
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
-    "CallStackUnderflow", "BarrierDivergence", "InvalidCoordinate", "AllocationFailed",
-    "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy",
+    "CallStackUnderflow", "BarrierDivergence", "WarpDivergence", "InvalidCoordinate",
+    "AllocationFailed", "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy",
+    "AssemblyWarning",
 ]
 
 
@@ -21,14 +22,19 @@ class ProgramError(HologramError):
     """An invalid program (ISA.md §7.4).
 
     ``index`` is the offending instruction's index (None for label or directive errors) and
-    ``instruction`` its text.
+    ``instruction`` its text. A static type error (ISA 1.1 §12.6) names the register or
+    predicate in ``operand`` (``"r20"``) and the instruction field that reads it in ``field``;
+    otherwise both are None.
     """
 
     def __init__(self, message: str, index: Optional[int] = None,
-                 instruction: Optional[str] = None):
+                 instruction: Optional[str] = None, operand: Optional[str] = None,
+                 field: Optional[str] = None):
         self.message = message
         self.index = index
         self.instruction = instruction
+        self.operand = operand
+        self.field = field
         text = message
         if index is not None:
             text = f"instruction {index}" + (f" ({instruction})" if instruction else "") + f": {message}"
@@ -45,6 +51,18 @@ class AssemblyError(ProgramError):
         ProgramError.__init__(self, message)
         self.args = (f"line {line}, column {column}: {message}" +
                      (f"\n    {source}\n    {' ' * (column - 1)}^" if source else ""),)
+
+
+class AssemblyWarning(UserWarning):
+    """Legal text that is probably a mistake (ISA 1.1 §12.7), e.g. ``mov_imm.f32 r5, 2``
+    (the bit pattern 2, not 2.0). ``line`` and ``column`` are 1-based."""
+
+    def __init__(self, message: str, line: int, column: int, source: str = ""):
+        self.message = message
+        self.line = line
+        self.column = column
+        self.source = source
+        super().__init__(f"line {line}, column {column}: {message}")
 
 
 class LaunchConfigError(HologramError, ValueError):
@@ -117,6 +135,11 @@ class CallStackUnderflow(ExecutionError):
 
 class BarrierDivergence(ExecutionError):
     """Lanes of one block waiting at barriers with different ids."""
+
+
+class WarpDivergence(ExecutionError):
+    """Lanes of one warp waiting at different warp collectives, or at a collective while
+    others of the warp wait at a barrier (ISA 1.1 §12.4)."""
 
 
 class InvalidCoordinate(ExecutionError):

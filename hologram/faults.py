@@ -29,20 +29,21 @@ ALLOC_FAILED = 13
 STEP_LIMIT = 14
 INTERRUPTED = 15
 TIMEOUT = 16
-INTERNAL = 17          # the VM met an opcode it has no code for: a bug, never a program's fault
+WARP_DIVERGENCE = 17
+INTERNAL = 18          # the VM met an opcode it has no code for: a bug, never a program's fault
 
 #: Fault names in code order (hologram/_vmgen.py writes the VM's F_* enum from it).
 NAMES = ("OK", "UNINIT_REG", "UNINIT_PRED", "TYPE_MISMATCH", "INVALID_HANDLE", "OUT_OF_BOUNDS",
          "SHARED_OUT_OF_BOUNDS", "MISALIGNED", "DIV_ZERO", "CALL_OVERFLOW", "CALL_UNDERFLOW",
          "BARRIER_DIVERGENCE", "INVALID_COORDINATE", "ALLOC_FAILED", "STEP_LIMIT", "INTERRUPTED",
-         "TIMEOUT", "INTERNAL")
+         "TIMEOUT", "WARP_DIVERGENCE", "INTERNAL")
 assert all(globals()[name] == code for code, name in enumerate(NAMES))
 
 CLASSES: Tuple[Optional[Type[E.ExecutionError]], ...] = (
     None, E.UninitializedRegister, E.UninitializedPredicate, E.TypeMismatch, E.InvalidHandle,
     E.OutOfBounds, E.SharedOutOfBounds, E.Misaligned, E.DivisionByZero, E.CallStackOverflow,
     E.CallStackUnderflow, E.BarrierDivergence, E.InvalidCoordinate, E.AllocationFailed,
-    E.StepLimitExceeded, E.Interrupted, E.Timeout, E.ExecutionError)
+    E.StepLimitExceeded, E.Interrupted, E.Timeout, E.WarpDivergence, E.ExecutionError)
 
 SHARED = 2**64 - 1   # the "handle" of shared memory in a Misaligned detail
 
@@ -70,7 +71,7 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
     if code == UNINIT_PRED:
         return f"uninitialized predicate: p{d[0]}"
     if code == TYPE_MISMATCH:
-        return f"type mismatch: expected {DType(d[1]).text}, got {DType(d[2]).text}"
+        return f"type mismatch: r{d[0]}: expected {DType(d[1]).text}, got {DType(d[2]).text}"
     if code == INVALID_HANDLE:
         return f"invalid {'pool id' if d[1] else 'buffer handle'}: {d[0] & (2**64 - 1)}"
     if code == OUT_OF_BOUNDS:
@@ -101,6 +102,9 @@ def message(code: int, detail: Tuple[int, ...]) -> str:
         return "launch interrupted"
     if code == TIMEOUT:
         return f"launch timed out (timeout={d[0] / 1e6:g} s)"
+    if code == WARP_DIVERGENCE:      # detail: the warp's index in its block
+        return (f"warp divergence: the lanes of warp {d[0]} do not all wait at this warp "
+                f"collective")
     if code == INTERNAL:
         return (f"internal error of the VM: no code for opcode {d[0]} with type {d[1]} "
                 "(a bug in hologram, not in the program; please report it)")

@@ -19,10 +19,11 @@ from .disasm import format_instruction
 from .errors import ProgramError
 # The operand vocabulary, re-exported: instructions are described in its terms.
 from .operands import (  # noqa: F401
-    ADDRESS_MODES, ATOMOP, COND, ENUMS, F64, GADDR, IMM, INT_RANGES, LABEL, OPTPRED, PRED, REG,
-    SADDR, SCOPE, SREG, T_ALL, T_FLOAT, T_INT, T_SIGNED, T_WIDE, T_WIDE_INT, TYPE, U8, U16, U32,
-    U64, Address, AtomOp, BufferOffset, Cond, DType, PhiCoordinate, RegisterIndirect,
-    RegisterIndirectComputed, Scope, SReg)
+    ADDRESS_DEFAULTS, ADDRESS_MODES, ATOMOP, COND, ENUMS, F64, FLAG, GADDR, IMM, INT_RANGES,
+    LABEL, OPTPRED, PRED, REG, REGIMM, SADDR, SCALES, SCOPE, SHFLMODE, SREG, T_ALL, T_FLOAT,
+    T_INT, T_SIGNED, T_WIDE, T_WIDE_INT, TYPE, U8, U16, U32, U64, VOTEMODE, WARP_SIZE, Address,
+    AtomOp, BufferOffset, Cond, DType, Imm, ParamDecl, PhiCoordinate, RegisterIndirect,
+    RegisterIndirectComputed, Scope, ShflMode, SReg, VoteMode)
 
 # --------------------------------------------------------------------------------------------
 # ISA-wide limits
@@ -43,7 +44,8 @@ class Field:
     ``"rw"`` read then written (LOOP's counter); ``"sel"`` read only if selected (SEL);
     ``"range"`` base of a register range (reductions). ``rtype`` is the type it is read or
     written with: a DType, or the name of the instruction's type field (``"ty"``, ``"src_ty"``,
-    ``"dst_ty"``), or ``"sreg"`` for MOV_SREG's destination.
+    ``"dst_ty"``), or ``"sreg"`` for MOV_SREG's destination. A ``regimm`` field holds a
+    register index or an :class:`Imm` (ISA 1.1 §12.1) of that type.
     """
     name: str
     kind: str
@@ -108,6 +110,7 @@ class Spec:
     family: str = ""             # how the VM runs it (FAMILIES)
     flags: FrozenSet[str] = frozenset()     # VM facts (VM_FLAGS)
     sem: Optional[CSem] = None   # element-wise and reduce families: the C semantics
+    since: str = "1.0"           # ISA version that added it (1.1: ISA.md §12)
 
     @property
     def mnemonic(self) -> str:
@@ -131,12 +134,14 @@ def _f(name: str, kind: str, role: str = "", rtype: Union[DType, str, None] = No
 
 TY = _f("ty", TYPE)
 DST = _f("dst", REG, "w", "ty")
+NEGATE = _f("negate", FLAG)
 LAZY, OWN_ROWS = frozenset({"lazy"}), frozenset({"own_rows"})
 U8T, U32T, U64T = DType.U8, DType.U32, DType.U64
 
 
 def _binary(variant: str, types, group: str, sem: CSem, flags=frozenset()) -> Spec:
-    return Spec(variant, (TY, DST, _f("src1", REG, "r", "ty"), _f("src2", REG, "r", "ty")),
+    # ISA 1.1 §12.1: the last source may be an immediate
+    return Spec(variant, (TY, DST, _f("src1", REG, "r", "ty"), _f("src2", REGIMM, "r", "ty")),
                 f"{variant.lower()}.{{ty}} {{dst}}, {{src1}}, {{src2}}", types, group,
                 "binary", flags, sem)
 
@@ -154,7 +159,7 @@ def _ternary(variant: str, types, sem: CSem) -> Spec:
 
 
 def _shift(variant: str, sem: CSem, flags=frozenset()) -> Spec:
-    return Spec(variant, (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REG, "r", U32T)),
+    return Spec(variant, (TY, DST, _f("src", REG, "r", "ty"), _f("amount", REGIMM, "r", U32T)),
                 f"{variant.lower()}.{{ty}} {{dst}}, {{src}}, {{amount}}", T_INT, "bitwise",
                 "binary", flags, sem)
 
@@ -213,13 +218,14 @@ SPECS: Tuple[Spec, ...] = (
     _shift("SHL", CSem("int_shl"), LAZY), _shift("SHR", CSem("int_shr")),
     # 5.4 compare and select
     Spec("SETcc", (TY, _f("cond", COND), _f("dst", PRED, "w"), _f("src1", REG, "r", "ty"),
-                   _f("src2", REG, "r", "ty")), "set{cond}.{ty} {dst}, {src1}, {src2}",
+                   _f("src2", REGIMM, "r", "ty")), "set{cond}.{ty} {dst}, {src1}, {src2}",
          T_ALL, "compare", "compare", OWN_ROWS),
+    # "negate" (ISA 1.1 §12.3) prints as "!" before the predicate: sel.T rD, !pP, rT, rF
     Spec("SEL", (TY, DST, _f("pred", PRED, "r"), _f("src_true", REG, "sel", "ty"),
-                 _f("src_false", REG, "sel", "ty")), "sel.{ty} {dst}, {pred}, {src_true}, {src_false}",
-         T_ALL, "compare", "compare"),
-    # 6.1 control flow
-    Spec("BRA", (_f("target", LABEL), _f("pred", OPTPRED, "r")), "bra{pred} {target}",
+                 _f("src_false", REG, "sel", "ty"), NEGATE),
+         "sel.{ty} {dst}, {pred}, {src_true}, {src_false}", T_ALL, "compare", "compare"),
+    # 6.1 control flow (bra.!pN: taken iff pN is false)
+    Spec("BRA", (_f("target", LABEL), _f("pred", OPTPRED, "r"), NEGATE), "bra{pred} {target}",
          group="control", family="control"),
     Spec("CALL", (_f("target", LABEL),), "call {target}", group="control", family="control"),
     Spec("RET", (), "ret", group="control", family="control"),
@@ -268,7 +274,28 @@ SPECS: Tuple[Spec, ...] = (
     Spec("BoundMap", (_f("class", REG, "r", U8T), _f("page", REG, "r", U8T),
                       _f("byte", REG, "r", U8T), _f("dst", REG, "w", U64T)),
          "bound.map {dst}, {class}, {page}, {byte}", group="atlas", family="atlas"),
+    # ---- ISA 1.1 (§12)
+    # 12.3 predicate logic
+    *(Spec(v, (_f("dst", PRED, "w"), _f("src1", PRED, "r"), _f("src2", PRED, "r")),
+           f"{v[1:].lower()}.pred {{dst}}, {{src1}}, {{src2}}", group="predicate", since="1.1")
+      for v in ("PAND", "POR", "PXOR")),
+    Spec("PNOT", (_f("dst", PRED, "w"), _f("src", PRED, "r")), "not.pred {dst}, {src}",
+         group="predicate", since="1.1"),
+    # 12.4 warp collectives
+    Spec("SHFL", (_f("mode", SHFLMODE), TY, DST, _f("src", REG, "r", "ty"),
+                  _f("lane", REGIMM, "r", U32T)), "shfl.{mode}.{ty} {dst}, {src}, {lane}",
+         T_ALL, "warp", since="1.1"),
+    Spec("VOTE", (_f("mode", VOTEMODE), _f("dst", PRED, "w"), _f("src", PRED, "r")),
+         "vote.{mode} {dst}, {src}", group="warp", since="1.1"),
+    Spec("BALLOT", (_f("dst", REG, "w", U32T), _f("src", PRED, "r")), "ballot.u32 {dst}, {src}",
+         group="warp", since="1.1"),
+    # 12.5 math
+    *(Spec(v, (TY, DST, _f("src", REG, "r", "ty")), f"{v.lower()}.{{ty}} {{dst}}, {{src}}",
+           T_FLOAT, "math", since="1.1") for v in ("ERF", "EXP2", "FLOOR", "CEIL", "TRUNC", "ROUND")),
 )
+
+# Warp collectives: a lane waits at them until its warp is resolved (§12.4)
+COLLECTIVES = frozenset({"SHFL", "VOTE", "BALLOT"})
 
 SPEC_BY_VARIANT: Dict[str, Spec] = {s.variant: s for s in SPECS}
 
@@ -302,6 +329,15 @@ def _coerce(spec: Spec, fld: Field, value: Any) -> Any:
         return DType.parse(value)
     if k == REG:
         return _check_int(value, 0, NUM_REGS - 1, f"{what} (register)")
+    if k == REGIMM:
+        if isinstance(value, Imm):
+            hi = INT_RANGES[U32] if fld.rtype == DType.U32 else INT_RANGES[U64]
+            return Imm(_check_int(value.value, 0, hi, f"{what} (immediate)"))
+        return _check_int(value, 0, 255, f"{what} (register)")
+    if k == FLAG:
+        if not isinstance(value, bool):
+            raise ProgramError(f"{what} must be true or false, got {value!r}")
+        return value
     if k == PRED:
         return _check_int(value, 0, NUM_PREDS - 1, f"{what} (predicate)")
     if k == OPTPRED:
@@ -362,8 +398,8 @@ class Instruction:
         values: List[Any] = []
         for f in spec.fields:
             if f.name not in fields:
-                if f.kind == OPTPRED:
-                    values.append(None)
+                if f.kind in (OPTPRED, FLAG):    # optional: null / false
+                    values.append(None if f.kind == OPTPRED else False)
                     continue
                 raise ProgramError(f"{variant}: missing field {f.name!r}")
             values.append(_coerce(spec, f, fields[f.name]))
@@ -419,17 +455,31 @@ class Instruction:
 
         Reduction ranges are expanded; SEL's sources (read only when selected) are not listed.
         """
+        for _, kind, index, ty in self.read_fields():
+            yield kind, index, ty
+
+    def read_fields(self) -> Iterable[Tuple[str, str, int, Optional[DType]]]:
+        """:meth:`reads` with the field each read belongs to: (field, "r"|"p", index, type)."""
         for f, v in zip(self.spec.fields, self.values):
-            if f.role in ("r", "rw") and v is not None:
-                yield ("p" if f.kind in (PRED, OPTPRED) else "r", v, self.reg_type(f))
+            if f.role in ("r", "rw") and v is not None and not isinstance(v, Imm):
+                yield (f.name, "p" if f.kind in (PRED, OPTPRED) else "r", v, self.reg_type(f))
             elif f.role == "range":
                 for r in range(v, v + self.count):
-                    yield ("r", r, self.reg_type(f))
-            elif f.kind == GADDR:
-                for reg in address_registers(v):
-                    yield ("r", reg, DType.U64)
-            elif f.kind == SADDR and isinstance(v, RegisterIndirectComputed):
-                yield ("r", v.offset_reg, DType.U64)
+                    yield (f.name, "r", r, self.reg_type(f))
+            elif f.kind in (GADDR, SADDR):
+                regs = address_registers(v) if f.kind == GADDR else shared_address_registers(v)
+                for reg in regs:
+                    yield (f.name, "r", reg, DType.U64)
+
+
+def shared_address_registers(addr: Address) -> Tuple[int, ...]:
+    """Registers a shared-memory address reads (as u64): the handle part is never read;
+    ``[rB ± D]`` reads rB (ISA 1.1 §12.2.3)."""
+    if isinstance(addr, RegisterIndirect):
+        return (addr.base,)
+    if isinstance(addr, RegisterIndirectComputed):
+        return (addr.offset_reg,)
+    return ()
 
 
 def address_registers(addr: Address) -> Tuple[int, ...]:
@@ -445,7 +495,7 @@ def registers_used(ins: Instruction) -> List[int]:
     """Every register index the instruction may read or write (for register allocation)."""
     out: List[int] = []
     for f, v in zip(ins.spec.fields, ins.values):
-        if f.kind == REG:
+        if f.kind == REG or (f.kind == REGIMM and not isinstance(v, Imm)):
             if f.role == "range":
                 out.extend(range(v, v + ins.count))
             else:
@@ -469,7 +519,11 @@ def check_types(ins: Instruction) -> None:
         raise ProgramError(f"{v.lower()}.{ins.op.text} needs an integer type, got {ins.ty.text}")
     if v.startswith("Reduce") and ins.src_base + ins.count > NUM_REGS:
         raise ProgramError(f"register range r{ins.src_base}+{ins.count} runs past r255")
+    if v == "BRA" and ins.negate and ins.pred is None:
+        raise ProgramError("bra: negate needs a predicate (bra.!pN)")
     for f, val in zip(spec.fields, ins.values):
+        if isinstance(val, RegisterIndirectComputed) and val.scale not in SCALES:
+            raise ProgramError(f"address scale {val.scale} is not 1, 2, 4 or 8")
         if f.kind in (GADDR, SADDR) and isinstance(val, PhiCoordinate):
             if val.cls >= 96 or val.page >= 48:
                 raise ProgramError(f"Φ coordinate ({val.cls}, {val.page}, {val.byte}) out of range "

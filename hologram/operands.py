@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Tuple, Union
+from typing import Any, Dict, FrozenSet, Optional, Tuple, Union
 
 from .errors import ProgramError
 
@@ -139,6 +139,23 @@ class AtomOp(_Named):
     XOR = 6
 
 
+class ShflMode(_Named):
+    """Source-lane rule of ``shfl`` (ISA.md §12.4)."""
+    IDX = 0
+    UP = 1
+    DOWN = 2
+    XOR = 3
+
+
+class VoteMode(_Named):
+    """Combination of ``vote`` (ISA.md §12.4)."""
+    ANY = 0
+    ALL = 1
+
+
+WARP_SIZE = 32
+
+
 class SReg(_Named):
     """Special-register operands of ``mov.T rD, %name`` (ISA.md §3.3)."""
     LaneX = 0
@@ -154,11 +171,15 @@ class SReg(_Named):
     GridDimY = 10
     GridDimZ = 11
     GlobalId = 12
+    LaneId = 13      # ISA 1.1 (§12.4): warp lane = linear lane index mod 32
+    WarpId = 14      # ISA 1.1 (§12.4): linear lane index div 32
 
     @property
     def text(self) -> str:
         if self is SReg.GlobalId:
             return "%gid"
+        if self in (SReg.LaneId, SReg.WarpId):
+            return "%" + self.name.lower()
         base, axis = self.name[:-1], self.name[-1].lower()
         return f"%{ {'Lane': 'lane', 'Block': 'block', 'BlockDim': 'blockdim', 'GridDim': 'griddim'}[base] }.{axis}"
 
@@ -209,11 +230,16 @@ class RegisterIndirect:
 
 @dataclass(frozen=True)
 class RegisterIndirectComputed:
+    """``[rH + rO*S ± D]``: offset = rO · scale + disp (ISA 1.1 §12.2.1; 1.0: scale 1, disp 0)."""
     handle_reg: int
     offset_reg: int
+    scale: int = 1
+    disp: int = 0
 
     def __str__(self) -> str:
-        return f"[r{self.handle_reg} + r{self.offset_reg}]"
+        scale = f"*{self.scale}" if self.scale != 1 else ""
+        disp = f" {'-' if self.disp < 0 else '+'} {abs(self.disp)}" if self.disp else ""
+        return f"[r{self.handle_reg} + r{self.offset_reg}{scale}{disp}]"
 
 
 Address = Union[BufferOffset, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed]
@@ -227,8 +253,39 @@ ADDRESS_MODES: Dict[str, Tuple[type, Tuple[Tuple[str, str, int, int], ...]]] = {
     "RegisterIndirect": (RegisterIndirect, (("base", "base", 0, 255),
                                             ("offset", "offset", -2**31, 2**31 - 1))),
     "RegisterIndirectComputed": (RegisterIndirectComputed, (("handle_reg", "handle_reg", 0, 255),
-                                                            ("offset_reg", "offset_reg", 0, 255))),
+                                                            ("offset_reg", "offset_reg", 0, 255),
+                                                            ("scale", "scale", 1, 8),
+                                                            ("disp", "disp", -2**31, 2**31 - 1))),
 }
+# Address fields that JSON may omit (and writers omit) when they hold their default (§12.2.1).
+ADDRESS_DEFAULTS: Dict[str, int] = {"scale": 1, "disp": 0}
+SCALES = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Imm:
+    """An immediate last source operand (ISA 1.1 §12.1): ``value`` is the u64 bit pattern
+    exactly as in ``MOV_IMM.value`` (a u32 for shift amounts and shuffle lanes)."""
+    value: int
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    """A ``.param rN TYPE[] NAME`` declaration (ISA 1.1 §12.6): register, element or scalar
+    type, whether it is a buffer, optional name."""
+    reg: int
+    type: "DType"
+    buffer: bool = False
+    name: Optional[str] = None
+
+    def __str__(self) -> str:
+        name = f" {self.name}" if self.name is not None else ""
+        return f".param r{self.reg} {self.type.text}{'[]' if self.buffer else ''}{name}"
+
+    @property
+    def label(self) -> str:
+        """How launch errors name it: ``x (r1)`` or ``r1``."""
+        return f"{self.name} (r{self.reg})" if self.name is not None else f"r{self.reg}"
 
 # --------------------------------------------------------------------------------------------
 # Field kinds
@@ -236,6 +293,9 @@ ADDRESS_MODES: Dict[str, Tuple[type, Tuple[Tuple[str, str, int, int], ...]]] = {
 REG, PRED, OPTPRED, TYPE, LABEL, GADDR, SADDR = "reg", "pred", "optpred", "type", "label", "gaddr", "saddr"
 U8, U16, U32, U64, F64, IMM = "u8", "u16", "u32", "u64", "f64", "imm"
 COND, SCOPE, SREG, ATOMOP = "cond", "scope", "sreg", "atomop"
+# ISA 1.1: a register or an Imm (§12.1); a flag (BRA/SEL "negate", §12.3); collective modes
+REGIMM, FLAG, SHFLMODE, VOTEMODE = "regimm", "flag", "shflmode", "votemode"
 
 INT_RANGES = {U8: 2**8 - 1, U16: 2**16 - 1, U32: 2**32 - 1, U64: 2**64 - 1, IMM: 2**64 - 1}
-ENUMS = {COND: Cond, SCOPE: Scope, SREG: SReg, ATOMOP: AtomOp}
+ENUMS = {COND: Cond, SCOPE: Scope, SREG: SReg, ATOMOP: AtomOp, SHFLMODE: ShflMode,
+         VOTEMODE: VoteMode}

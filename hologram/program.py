@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from types import MappingProxyType
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import ProgramError
-from .isa import (ADDRESS_MODES, ENUMS, F64, GADDR, IDENT, LABEL, SADDR, SPEC_BY_VARIANT, TYPE,
-                  UNSUPPORTED_VARIANTS, DType, Instruction, check_types)
+from .isa import (ADDRESS_DEFAULTS, ADDRESS_MODES, ENUMS, F64, FLAG, GADDR, IDENT, LABEL, REGIMM,
+                  SADDR, SPEC_BY_VARIANT, TYPE, UNSUPPORTED_VARIANTS, DType, Imm, Instruction,
+                  ParamDecl, check_types)
 
 __all__ = ["Program"]
 
@@ -34,20 +36,24 @@ class Program:
 
     ``labels`` maps names to instruction indices in ``[0, len]`` (``len`` = end of program).
     ``name``, ``block`` and ``shared_memory`` are the ``.kernel``, ``.block`` and ``.shared``
-    directives, used as launch defaults. Programs are validated on construction unless
-    ``validate=False``; build them with :func:`hologram.assemble`, :meth:`from_json` or directly
-    from :class:`~hologram.isa.Instruction` objects.
+    directives, used as launch defaults; ``params`` the ``.param`` declarations
+    (:class:`~hologram.isa.ParamDecl`, ISA 1.1 §12.6), which make launches check their
+    parameters and validation reject reads that can never succeed. Programs are validated on
+    construction unless ``validate=False``; build them with :func:`hologram.assemble`,
+    :meth:`from_json` or directly from :class:`~hologram.isa.Instruction` objects.
     """
 
     def __init__(self, instructions: Iterable[Instruction] = (),
                  labels: Optional[Mapping[str, int]] = None, *, name: Optional[str] = None,
                  block: Union[int, Sequence[int], None] = None,
-                 shared_memory: Optional[int] = None, validate: bool = True):
+                 shared_memory: Optional[int] = None, params: Iterable[ParamDecl] = (),
+                 validate: bool = True):
         self._instructions: Tuple[Instruction, ...] = tuple(instructions)
         self._labels: Mapping[str, int] = MappingProxyType(dict(labels or {}))
         self.name = name
         self.block = _shape(block, "block")
         self.shared_memory = shared_memory
+        self.params: Tuple[ParamDecl, ...] = tuple(params)
         self._lowered: Any = None     # the VM's lowered form, made once (the program is immutable)
         self._validated = False
         if validate:
@@ -76,7 +82,7 @@ class Program:
             return NotImplemented
         return (self.instructions == other.instructions and dict(self.labels) == dict(other.labels)
                 and self.name == other.name and self.block == other.block
-                and self.shared_memory == other.shared_memory)
+                and self.shared_memory == other.shared_memory and self.params == other.params)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -109,6 +115,7 @@ class Program:
             raise ProgramError(f"shared memory size {self.shared_memory} out of range [0, 2^64-1]")
         if self.block is not None and any(d > 2**32 - 1 for d in self.block):
             raise ProgramError(f"block extents {self.block} out of range [0, 2^32-1]")
+        _check_params(self.params)
         for i, ins in enumerate(self.instructions):
             if not isinstance(ins, Instruction):
                 raise ProgramError(f"not an Instruction: {ins!r}", i)
@@ -119,6 +126,12 @@ class Program:
                 check_types(ins)
             except ProgramError as e:
                 raise ProgramError(e.message, i, str(ins)) from None
+        if self.params:                 # §12.6: with declarations every register type is known
+            from .verify import static_type_error
+            found = static_type_error(self)
+            if found is not None:
+                i, operand, message, field = found
+                raise ProgramError(message, i, str(self.instructions[i]), operand, field)
         self._validated = True
         return self
 
@@ -141,6 +154,7 @@ class Program:
             out.append(".block {}, {}, {}".format(*self.block))
         if self.shared_memory is not None:
             out.append(f".shared {self.shared_memory}")
+        out.extend(str(p) for p in self.params)
         for i in range(len(self.instructions) + 1):
             out.extend(f"{name}:" for name in sorted(at.get(i, ())))
             if i < len(self.instructions):
@@ -161,7 +175,8 @@ class Program:
                 continue
             body: Dict[str, Any] = {}
             for f, v in zip(ins.spec.fields, ins.values):
-                body[f.name] = _to_json_value(f.kind, v)
+                if f.kind != FLAG or v:           # "negate" is written only when true
+                    body[f.name] = _to_json_value(f.kind, v)
             instrs.append({ins.variant: body})
         labels = dict(sorted(self.labels.items(), key=lambda kv: (kv[1], kv[0])))
         out: Dict[str, Any] = {"instructions": instrs, "labels": labels}
@@ -171,6 +186,8 @@ class Program:
             out["block"] = list(self.block)
         if self.shared_memory is not None:
             out["shared_memory"] = self.shared_memory
+        if self.params:
+            out["params"] = [_param_to_json(p) for p in self.params]
         return out
 
     def to_json(self, indent: Optional[int] = None) -> str:
@@ -190,7 +207,8 @@ class Program:
     def from_dict(cls, data: Any) -> "Program":
         if not isinstance(data, dict):
             raise ProgramError("a program must be a JSON object")
-        unknown = set(data) - {"instructions", "labels", "name", "block", "shared_memory"}
+        unknown = set(data) - {"instructions", "labels", "name", "block", "shared_memory",
+                               "params"}
         if unknown:
             raise ProgramError(f"unknown program key(s) {sorted(unknown)}")
         if "instructions" not in data:
@@ -214,12 +232,61 @@ class Program:
         name = data.get("name")
         if name is not None and not isinstance(name, str):
             raise ProgramError("'name' must be a string")
+        raw_params = data.get("params", [])
+        if not isinstance(raw_params, list):
+            raise ProgramError("'params' must be a list")
         return cls(instructions, labels, name=name, block=block,
-                   shared_memory=data.get("shared_memory"))
+                   shared_memory=data.get("shared_memory"),
+                   params=[_param_from_json(p) for p in raw_params])
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_params(params: Tuple[ParamDecl, ...]) -> None:
+    """The ``.param`` declarations (§12.6): well-formed, one per register and per name."""
+    regs: Dict[int, ParamDecl] = {}
+    names: Dict[str, ParamDecl] = {}
+    for p in params:
+        if not isinstance(p, ParamDecl):
+            raise ProgramError(f"not a ParamDecl: {p!r}")
+        if isinstance(p.reg, bool) or not isinstance(p.reg, int) or not 0 <= p.reg <= 255:
+            raise ProgramError(f"parameter register {p.reg!r} out of range (r0-r255)")
+        if not isinstance(p.type, DType) or not isinstance(p.buffer, bool):
+            raise ProgramError(f"parameter r{p.reg}: type must be a DType and buffer a bool")
+        if p.name is not None:
+            if not isinstance(p.name, str) or not IDENT.match(p.name):
+                raise ProgramError(f"parameter name {p.name!r} is not an identifier")
+            if re.fullmatch(r"[rR]\d+", p.name):   # launch keys "r5" mean registers
+                raise ProgramError(f"parameter name {p.name!r} looks like a register")
+            if p.name in names:
+                raise ProgramError(f"parameter name {p.name!r} is declared twice")
+            names[p.name] = p
+        if p.reg in regs:
+            raise ProgramError(f"parameter register r{p.reg} is declared twice")
+        regs[p.reg] = p
+
+
+def _param_to_json(p: ParamDecl) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"reg": p.reg, "type": p.type.name, "buffer": p.buffer}
+    if p.name is not None:
+        out["name"] = p.name
+    return out
+
+
+def _param_from_json(item: Any) -> ParamDecl:
+    if not isinstance(item, dict) or not {"reg", "type"} <= set(item) or \
+            not set(item) <= {"reg", "type", "buffer", "name"}:
+        raise ProgramError(f"a parameter declaration is {{\"reg\", \"type\", \"buffer\", "
+                           f"\"name\"}} (reg and type required), got {item!r}")
+    ty = item["type"]
+    if not isinstance(ty, str) or ty not in DType.__members__:
+        raise ProgramError(f"parameter declaration: unknown type {ty!r}")
+    name = item.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ProgramError(f"parameter declaration: name must be a string, got {name!r}")
+    return ParamDecl(item["reg"], DType[ty], item.get("buffer", False), name)
 
 
 def _to_json_value(kind: str, v: Any) -> Any:
@@ -227,10 +294,13 @@ def _to_json_value(kind: str, v: Any) -> Any:
         return v.name
     if kind in ENUMS:
         return v.json
+    if kind == REGIMM and isinstance(v, Imm):
+        return {"Imm": v.value}
     if kind in (GADDR, SADDR):
         for mode, (cls, flds) in ADDRESS_MODES.items():
             if isinstance(v, cls):
-                return {mode: {key: getattr(v, attr) for key, attr, _, _ in flds}}
+                return {mode: {key: getattr(v, attr) for key, attr, _, _ in flds
+                               if ADDRESS_DEFAULTS.get(key) != getattr(v, attr)}}
     if kind == F64:
         return None if math.isnan(v) or math.isinf(v) else v
     return v
@@ -279,10 +349,15 @@ def _from_json_value(variant: str, key: str, kind: str, v: Any) -> Any:
             raise ProgramError(f"{variant}.{key}: unknown address mode {mode!r}")
         cls, flds = ADDRESS_MODES[mode]
         names = {k for k, _, _, _ in flds}
-        if set(body) != names:
-            raise ProgramError(f"{variant}.{key}: {mode} needs exactly the fields {sorted(names)}")
+        required = names - set(ADDRESS_DEFAULTS)
+        if not required <= set(body) <= names:
+            raise ProgramError(f"{variant}.{key}: {mode} needs the fields {sorted(required)}"
+                               + (f" (optional: {sorted(names - required)})"
+                                  if names - required else ""))
         args = {}
         for k, attr, lo, hi in flds:
+            if k not in body:
+                continue
             x = body[k]
             if isinstance(x, bool) or not isinstance(x, int) or not lo <= x <= hi:
                 raise ProgramError(f"{variant}.{key}.{k}: {x!r} is not an integer in [{lo}, {hi}]")
@@ -297,6 +372,15 @@ def _from_json_value(variant: str, key: str, kind: str, v: Any) -> Any:
             return float(v)
         except OverflowError:                    # an integer beyond the f64 range
             return -math.inf if v < 0 else math.inf
+    if kind == FLAG:
+        if not isinstance(v, bool):
+            raise ProgramError(f"{variant}.{key}: expected true or false, got {v!r}")
+        return v
+    if kind == REGIMM and isinstance(v, dict):     # §12.1: {"Imm": V}
+        if set(v) != {"Imm"} or isinstance(v["Imm"], bool) or not isinstance(v["Imm"], int):
+            raise ProgramError(f"{variant}.{key}: expected a register or {{\"Imm\": V}}, "
+                               f"got {v!r}")
+        return Imm(v["Imm"])
     if kind != LABEL and kind != "optpred" and (isinstance(v, bool) or not isinstance(v, int)):
         raise ProgramError(f"{variant}.{key}: expected an integer, got {v!r}")
     return v

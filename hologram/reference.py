@@ -3,9 +3,10 @@
 Obviously correct rather than fast. It runs one lane at a time and implements ISA.md exactly:
 
 * Blocks run in ascending linear index (§7.2). Inside a block, lane 0 runs until it ends or
-  waits at a barrier, then lane 1, ...; when no lane runs and some wait, the barrier is resolved
-  (§6.3). After a block that contained a fault the launch stops (§7.6 allows skipping later
-  blocks) and reports the fault of the lowest global lane.
+  waits at a barrier or a warp collective, then lane 1, ...; when no lane runs, the warps with
+  lanes waiting at a collective are resolved first (§12.4), then the barrier (§6.3). After a
+  block that contained a fault the launch stops (§7.6 allows skipping later blocks) and reports
+  the fault of the lowest global lane.
 * Registers hold ``None`` or ``(DType, value)``: integers as Python ints in the type's range,
   floats as their bit pattern. Predicates hold None/True/False.
 * Operands are read in field order as the table in :mod:`hologram.isa` lists them; the first
@@ -36,9 +37,9 @@ from . import atlas, faults
 from .faults import Fault
 from .floats import (f32_bits, f32_from_bits, f64_bits, f64_from_bits, round_bf16, round_f16,
                      widen_bf16, widen_f16)
-from .isa import (CALL_DEPTH, GADDR, OPTPRED, PRED, SADDR, SPECS, AtomOp, BufferOffset, Cond,
-                  DType, Instruction, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed,
-                  SReg)
+from .isa import (CALL_DEPTH, COLLECTIVES, GADDR, OPTPRED, PRED, SADDR, SPECS, WARP_SIZE, AtomOp,
+                  BufferOffset, Cond, DType, Imm, Instruction, PhiCoordinate, RegisterIndirect,
+                  RegisterIndirectComputed, ShflMode, SReg, VoteMode)
 from .launch import Launch, byte_view
 
 __all__ = ["run", "ReferenceEngine"]
@@ -46,8 +47,8 @@ __all__ = ["run", "ReferenceEngine"]
 CLASS_HANDLE_BASE = atlas.CLASS_HANDLE_BASE      # handle of class c's window: base + c (§4.3)
 U64_MASK = 2**64 - 1
 
-# Lane states (§6.3)
-RUNNING, WAITING, DONE, FAULTED = range(4)
+# Lane states (§6.3; WARP: waiting at a warp collective, §12.4)
+RUNNING, WAITING, DONE, FAULTED, WARP = range(5)
 
 
 class _TimedOut(Exception):
@@ -329,7 +330,8 @@ def _py_unary(fn: Callable[[float], float]) -> Callable[[float], float]:
 _LIBM_FUNCS: Dict[str, Callable[..., float]] = {
     "exp": _py_unary(math.exp), "log": _py_log(math.log), "log2": _py_log(math.log2),
     "log10": _py_log(math.log10), "sqrt": _py_unary(math.sqrt), "sin": _py_unary(math.sin),
-    "cos": _py_unary(math.cos), "tan": _py_unary(math.tan), "tanh": math.tanh, "pow": _py_pow}
+    "cos": _py_unary(math.cos), "tan": _py_unary(math.tan), "tanh": math.tanh, "pow": _py_pow,
+    "erf": math.erf, "exp2": lambda x: _py_pow(2.0, x)}
 
 _LIBM = _load_libm()
 USING_C_LIBM = _LIBM is not None
@@ -363,6 +365,24 @@ def _rsqrt(is64: bool, x: float) -> float:
     return _rnd(is64, _fdiv(1.0, s))
 
 
+def _to_integral(variant: str) -> Callable[[bool, float], float]:
+    """FLOOR CEIL TRUNC ROUND (§12.5), exactly: NaN, ±inf and ±0 are kept, a zero result has
+    the sign of x (ceil(-0.5) = -0.0); ROUND is C round (halfway cases away from zero)."""
+    def f(is64: bool, x: float) -> float:
+        if not math.isfinite(x) or x == 0.0:
+            return x
+        if variant == "FLOOR":
+            r = math.floor(x)
+        elif variant == "CEIL":
+            r = math.ceil(x)
+        elif variant == "TRUNC":
+            r = math.trunc(x)
+        else:
+            r = math.floor(abs(Fraction(x)) + Fraction(1, 2)) * (-1 if x < 0 else 1)
+        return math.copysign(float(r), x)        # exact: |r| is an integer of the type
+    return f
+
+
 def _libm_unary(name: str) -> Callable[[bool, float], float]:
     return lambda is64, x: _cfun(name, is64)(x)
 
@@ -374,6 +394,8 @@ _FLOAT_UNARY: Dict[str, Callable[[bool, float], float]] = {
     "LOG10": _libm_unary("log10"), "SQRT": _libm_unary("sqrt"), "RSQRT": _rsqrt,
     "SIN": _libm_unary("sin"), "COS": _libm_unary("cos"), "TAN": _libm_unary("tan"),
     "TANH": _libm_unary("tanh"), "SIGMOID": _sigmoid,
+    "ERF": _libm_unary("erf"), "EXP2": _libm_unary("exp2"),             # ISA 1.1 (§12.5)
+    **{v: _to_integral(v) for v in ("FLOOR", "CEIL", "TRUNC", "ROUND")},
 }
 
 _FLOAT_BINOPS: Dict[str, Callable[[bool, float, float], float]] = {
@@ -497,12 +519,13 @@ def _store(buf: np.ndarray, o: int, ty: DType, v: int) -> None:
 class _Lane:
     """One lane's state (§1)."""
 
-    __slots__ = ("gid", "lane_idx", "regs", "preds", "pc", "stack", "phase", "cls", "steps",
-                 "state", "bar_id", "fault")
+    __slots__ = ("gid", "lane_idx", "linear", "regs", "preds", "pc", "stack", "phase", "cls",
+                 "steps", "state", "bar_id", "fault")
 
-    def __init__(self, gid: int, lane_idx: Tuple[int, int, int], cls: int):
+    def __init__(self, gid: int, lane_idx: Tuple[int, int, int], linear: int, cls: int):
         self.gid = gid
         self.lane_idx = lane_idx
+        self.linear = linear            # linear lane index in the block (§7.2)
         self.regs: List[Optional[Tuple[DType, int]]] = [None] * 256
         self.preds: List[Optional[bool]] = [None] * 16
         self.pc = 0
@@ -545,14 +568,17 @@ class _Plan:
     ("r", register, type) or ("p", predicate, None), or None.
     """
 
-    __slots__ = ("ins", "static", "reads", "out", "semantics")
+    __slots__ = ("ins", "static", "reads", "out", "semantics", "collective")
 
     def __init__(self, ins: Instruction, labels: Any):
         self.ins = ins
         self.static: Dict[str, Any] = {}
         self.reads: List[Tuple[str, str, Any, Any]] = []   # (kind, field, operand, type/when)
         self.out: Optional[Tuple[str, int, Optional[DType]]] = None
-        self.semantics = _SEMANTICS[ins.variant]
+        # a warp collective (§12.4) runs for the warp's participating lanes together
+        self.collective = _COLLECTIVE_SEMANTICS.get(ins.variant)
+        self.semantics = _SEMANTICS.get(ins.variant)
+        negate = getattr(ins, "negate", False)
         last_pred = None
         sel_seen = 0
         for f, val in zip(ins.spec.fields, ins.values):
@@ -561,6 +587,11 @@ class _Plan:
                 self.reads.append((f.kind, f.name, val, None))
             elif f.role == "w":
                 self.out = ("p", val, None) if f.kind == PRED else ("r", val, ins.reg_type(f))
+            elif isinstance(val, Imm):            # §12.1: as if held by a register of the type
+                ty = ins.reg_type(f)
+                assert ty is not None
+                self.static[f.name] = _wrap(ty, val.value) if ty.is_int else \
+                    val.value & ((1 << ty.bits) - 1)
             elif f.role in ("r", "rw"):
                 if f.kind in (PRED, OPTPRED):
                     if val is not None:
@@ -569,9 +600,10 @@ class _Plan:
                 else:
                     self.reads.append(("r", f.name, val, ins.reg_type(f)))
             elif f.role == "sel":
-                # The first "sel" field is read when the predicate is true, the second when false.
+                # The first "sel" field is read when the predicate is true, the second when
+                # false (the other way round when negated, §12.3).
                 self.reads.append(("sel", f.name, val, (ins.reg_type(f), last_pred,
-                                                        sel_seen == 0)))
+                                                        (sel_seen == 0) != negate)))
                 sel_seen += 1
             elif f.role == "range":
                 self.reads.append(("range", f.name, val, ins.reg_type(f)))
@@ -587,19 +619,25 @@ def _global_address(lane: _Lane, addr: Any) -> Tuple[int, int]:
         return lane.read(addr.base, DType.U64), addr.offset
     assert isinstance(addr, RegisterIndirectComputed)
     handle = lane.read(addr.handle_reg, DType.U64)
-    return handle, lane.read(addr.offset_reg, DType.U64)
+    return handle, _computed_offset(lane, addr)
+
+
+def _computed_offset(lane: _Lane, addr: RegisterIndirectComputed) -> int:
+    """rO · scale ± disp mod 2^64 (§12.2.1; a wrapped offset is simply out of bounds)."""
+    return (lane.read(addr.offset_reg, DType.U64) * addr.scale + addr.disp) & U64_MASK
 
 
 def _shared_address(lane: _Lane, addr: Any) -> int:
-    """Offset of a shared address: only the offset counts; handle registers are not read."""
+    """Offset of a shared address: handle parts are not read; ``[rB ± D]`` is rB ± D
+    (ISA 1.1 §12.2.3; in 1.0 it was D alone)."""
     if isinstance(addr, BufferOffset):
         return addr.offset
     if isinstance(addr, PhiCoordinate):
         return atlas.boundary_offset(addr.cls, addr.page, addr.byte)
     if isinstance(addr, RegisterIndirect):
-        return addr.offset
+        return (lane.read(addr.base, DType.U64) + addr.offset) & U64_MASK
     assert isinstance(addr, RegisterIndirectComputed)
-    return lane.read(addr.offset_reg, DType.U64)
+    return _computed_offset(lane, addr)
 
 
 def _read_operands(lane: _Lane, plan: _Plan) -> Dict[str, Any]:
@@ -669,7 +707,7 @@ class _Interpreter:
         lane_idx = (l % bx_, (l // bx_) % by_, l // (bx_ * by_))
         gid = block_linear * per_block + l
         bx = self.block_idx[0]
-        lane = _Lane(gid, lane_idx, bx % atlas.NUM_CLASSES)
+        lane = _Lane(gid, lane_idx, l, bx % atlas.NUM_CLASSES)
         # §3.2: special registers, then the parameters (which may overwrite them)
         lane.write(252, DType.U32, lane_idx[0])
         lane.write(253, DType.U32, bx)
@@ -690,6 +728,10 @@ class _Interpreter:
             for lane in lanes:
                 if lane.state == RUNNING:
                     self._run_lane(lane)
+            if any(lane.state == WARP for lane in lanes):     # §12.4: before any barrier
+                for w in range(0, len(lanes), WARP_SIZE):
+                    self._resolve_warp(lanes[w:w + WARP_SIZE], w // WARP_SIZE)
+                continue
             waiting = [lane for lane in lanes if lane.state == WAITING]
             if not waiting:
                 break
@@ -708,6 +750,33 @@ class _Interpreter:
                 return lane.fault
         return None
 
+    def _resolve_warp(self, warp: List[_Lane], w: int) -> None:
+        """§12.4: if every lane of the warp that is not done waits at one warp collective,
+        run it for them together; else the lanes waiting at a collective fault."""
+        at = [lane for lane in warp if lane.state == WARP]
+        if not at:
+            return
+        live = [lane for lane in warp if lane.state not in (DONE, FAULTED)]
+        if len(at) != len(live) or len({lane.pc for lane in at}) != 1:
+            for lane in at:
+                lane.fault = Fault(faults.WARP_DIVERGENCE, lane.gid, lane.pc, (w,))
+                lane.state = FAULTED
+            return
+        plan = self.plans[at[0].pc]
+        reads: Dict[int, Tuple[_Lane, Dict[str, Any]]] = {}   # warp lane -> (lane, operands)
+        for lane in at:
+            try:
+                reads[lane.linear % WARP_SIZE] = (lane, _read_operands(lane, plan))
+            except _Fault as f:          # a failed read ends the lane; it does not participate
+                lane.fault = Fault(f.code, lane.gid, lane.pc, f.detail)
+                lane.state = FAULTED
+        assert plan.collective is not None
+        results = plan.collective(reads) if reads else {}
+        for lane, value in results.values():          # every participant read, now all write
+            _put(lane, plan, value)
+            lane.pc += 1
+            lane.state = RUNNING
+
     def _run_lane(self, lane: _Lane) -> None:
         """Run one lane until it ends, faults or waits at a barrier (§1 life cycle)."""
         while lane.state == RUNNING:
@@ -723,6 +792,9 @@ class _Interpreter:
                     raise _Fault(faults.STEP_LIMIT, self.max_steps)
                 lane.steps += 1
                 plan = self.plans[pc]
+                if plan.semantics is None:  # a collective: wait for the warp (§12.4)
+                    lane.state = WARP
+                    return
                 v = _read_operands(lane, plan)
                 lane.pc = plan.semantics(self, lane, plan, v)
             except _Fault as f:
@@ -774,6 +846,10 @@ class _Interpreter:
         """Special-register values (§3.3)."""
         if s == SReg.GlobalId:
             return lane.gid
+        if s == SReg.LaneId:
+            return lane.linear % WARP_SIZE
+        if s == SReg.WarpId:
+            return lane.linear // WARP_SIZE
         axis = s.name[-1]
         i = "XYZ".index(axis)
         base = s.name[:-1]
@@ -940,7 +1016,7 @@ def _setcc(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int
 
 @_sem("SEL")
 def _sel(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
-    _put(lane, plan, v["src_true"] if v["pred"] else v["src_false"])
+    _put(lane, plan, v["src_true"] if v["pred"] != v["negate"] else v["src_false"])
     return lane.pc + 1
 
 
@@ -1034,7 +1110,8 @@ def _pool_store(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -
 
 @_sem("BRA")
 def _bra(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
-    return v["target"] if v["pred"] is None or v["pred"] else lane.pc + 1
+    taken = v["pred"] is None or v["pred"] != v["negate"]     # bra.!pN: taken iff pN is false
+    return v["target"] if taken else lane.pc + 1
 
 
 @_sem("CALL")
@@ -1145,6 +1222,53 @@ def _bound_map(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) ->
     return lane.pc + 1
 
 
+# ---- 12.3 predicate logic
+
+@_sem("PAND", "POR", "PXOR")
+def _pred_binary(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
+    a, b, op = v["src1"], v["src2"], plan.ins.variant
+    _put(lane, plan, (a and b) if op == "PAND" else (a or b) if op == "POR" else a != b)
+    return lane.pc + 1
+
+
+@_sem("PNOT")
+def _pred_not(ex: _Interpreter, lane: _Lane, plan: _Plan, v: Dict[str, Any]) -> int:
+    _put(lane, plan, not v["src"])
+    return lane.pc + 1
+
+
+# ---- 12.4 warp collectives: (warp lane -> (lane, operands)) of the participating lanes ->
+# (warp lane -> (lane, result))
+
+Reads = Dict[int, Tuple[_Lane, Dict[str, Any]]]
+_COLLECTIVE_SEMANTICS: Dict[str, Callable[[Reads], Dict[int, Tuple[_Lane, Any]]]] = {}
+
+
+def _shfl(reads: Reads) -> Dict[int, Tuple[_Lane, Any]]:
+    out = {}
+    for i, (lane, v) in reads.items():
+        L, mode = v["lane"], v["mode"]
+        j = (L % WARP_SIZE if mode == ShflMode.IDX else i - L if mode == ShflMode.UP else
+             i + L if mode == ShflMode.DOWN else i ^ L)
+        out[i] = (lane, reads[j][1]["src"] if j in reads else v["src"])   # else: own value
+    return out
+
+
+def _vote(reads: Reads) -> Dict[int, Tuple[_Lane, Any]]:
+    values = [v["src"] for _, v in reads.values()]
+    result = any(values) if next(iter(reads.values()))[1]["mode"] == VoteMode.ANY \
+        else all(values)
+    return {i: (lane, result) for i, (lane, _) in reads.items()}
+
+
+def _ballot(reads: Reads) -> Dict[int, Tuple[_Lane, Any]]:
+    mask = sum(1 << i for i, (_, v) in reads.items() if v["src"])
+    return {i: (lane, mask) for i, (lane, _) in reads.items()}
+
+
+_COLLECTIVE_SEMANTICS.update(SHFL=_shfl, VOTE=_vote, BALLOT=_ballot)
+
+
 # ============================================================================================
 # Entry point
 
@@ -1178,7 +1302,9 @@ def run(launch: Launch, buffers: Mapping[int, np.ndarray]) -> Tuple[np.ndarray, 
 
 
 def _check_semantics_complete() -> None:
-    missing = [s.variant for s in SPECS if s.variant not in _SEMANTICS]
+    assert set(_COLLECTIVE_SEMANTICS) == COLLECTIVES
+    missing = [s.variant for s in SPECS
+               if s.variant not in _SEMANTICS and s.variant not in _COLLECTIVE_SEMANTICS]
     if missing:
         raise RuntimeError(f"reference interpreter lacks semantics for {missing}")
 

@@ -6,14 +6,24 @@ computes, at every instruction, the set of tags each register may hold (uninitia
 the 12 types) and whether each predicate may be unwritten. A read of type T is proven when the
 only possible tag is T; the VM then skips its check. Reads that are not proven keep their
 run-time check, so a program that does read wrongly faults exactly as without the verifier.
+
+The same analysis finds the static type errors of programs with ``.param`` declarations (ISA
+1.1 §12.6): reachable reads whose register can never hold the read type.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from .isa import PRED, REG, DType, Instruction
-from .program import Program
+
+
+class Program(Protocol):
+    """What the verifier reads of a :class:`hologram.program.Program` (program.py imports
+    this module for its validation, so this one cannot import it)."""
+    instructions: Sequence[Instruction]
+    labels: Mapping[str, int]
+    params: Tuple[Any, ...]
 
 UNINIT = 1                 # bit 0: never written; bit t+1: holds type t
 PRED_SET = 2               # predicate states: bit 0 unwritten, bit 1 written
@@ -57,7 +67,8 @@ def _transfer(state: List[int], ins: Instruction) -> List[int]:
     return out
 
 
-def reachable_states(program: Program, entry_types: Dict[int, DType]) -> List[Optional[List[int]]]:
+def reachable_states(program: "Program", entry_types: Dict[int, DType]
+                     ) -> List[Optional[List[int]]]:
     """The possible register tags before each instruction (None: unreachable)."""
     n = len(program)
     entry = [UNINIT] * (NREG + 16)
@@ -65,13 +76,20 @@ def reachable_states(program: Program, entry_types: Dict[int, DType]) -> List[Op
         entry[reg] = _tbit(ty)
     states: List[Optional[List[int]]] = [None] * (n + 1)
     states[0] = entry
-    return_points = [pc + 1 for pc, ins in enumerate(program.instructions) if ins.variant == "CALL"]
+    # RET continues after the CALLs reached so far (a CALL found later re-runs the RETs)
+    return_points: List[int] = []
+    rets: List[int] = []
     work = [0]
     while work:
         pc = work.pop()
         if pc >= n:
             continue
         ins = program.instructions[pc]
+        if ins.variant == "CALL" and pc + 1 not in return_points:
+            return_points.append(pc + 1)
+            work.extend(r for r in rets if states[r] is not None)
+        elif ins.variant == "RET" and pc not in rets:
+            rets.append(pc)
         out = _transfer(states[pc], ins)  # type: ignore[arg-type]
         for s in _successors(pc, ins, program.labels, return_points):
             cur = states[s]
@@ -91,6 +109,39 @@ def entry_types(param_types: Sequence[Tuple[int, DType]]) -> Dict[int, DType]:
     types = {252: DType.U32, 253: DType.U32, 254: DType.U32, 255: DType.U64}
     types.update(dict(param_types))
     return types
+
+
+def static_type_error(program: "Program") -> Optional[Tuple[int, str, str, str]]:
+    """The first reachable read (in index order) of a program with ``.param`` declarations
+    that can never succeed (§12.6): (index, "r20", message, field read), or None."""
+    types = entry_types([(p.reg, DType.U64 if p.buffer else p.type) for p in program.params])
+    states = reachable_states(program, types)
+    for pc, ins in enumerate(program.instructions):
+        state = states[pc]
+        if state is None:
+            continue
+        state = list(state)
+        for field, kind, index, ty in ins.read_fields():   # in read order: a read that
+            if kind == "p":                                # passes fixes the next one's tag
+                if not state[NREG + index] & PRED_SET:
+                    return pc, f"p{index}", f"p{index} is never written here", field
+                state[NREG + index] = PRED_SET
+                continue
+            tags = state[index]
+            if not tags & _tbit(ty):
+                assert ty is not None
+                return (pc, f"r{index}", f"r{index} is never {ty.text} here ({_holds(tags)})",
+                        field)
+            state[index] = _tbit(ty)
+    return None
+
+
+def _holds(tags: int) -> str:
+    held = [t.text for t in DType if tags & _tbit(t)]
+    if not held:
+        return "it is never written"
+    return "it holds " + " or ".join(held) + (", or nothing on some path" if tags & UNINIT
+                                              else "")
 
 
 def proven(state: Optional[List[int]], kind: str, index: int, ty: Optional[DType]) -> bool:

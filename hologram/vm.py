@@ -16,9 +16,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from . import _core, atlas, faults, verify
-from .isa import (F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG, SADDR, TYPE, U8, U16, U32, U64,
-                  ENUMS, BufferOffset, DType, Instruction, PhiCoordinate, RegisterIndirect,
-                  RegisterIndirectComputed, registers_used)
+from .errors import ProgramError
+from .isa import (F64, FLAG, GADDR, IMM, LABEL, OPTPRED, PRED, REG, REGIMM, SADDR, TYPE, U8,
+                  U16, U32, U64, ENUMS, BufferOffset, DType, Imm, Instruction, PhiCoordinate,
+                  RegisterIndirect, RegisterIndirectComputed, SReg, registers_used)
 from .launch import Launch
 from .program import Program
 
@@ -80,11 +81,32 @@ def reduction_identity(variant: str, ty: DType) -> int:
     return canonical(ty, sign if ty.is_signed else 0)
 
 
+def _not_lowered(ins: Instruction) -> Optional[str]:
+    """The part of ISA 1.1 (§12) in ``ins`` that the VM does not run yet, or None."""
+    if ins.variant not in OPCODES:
+        return ins.spec.mnemonic.split(".")[0]
+    for f, v in zip(ins.spec.fields, ins.values):
+        if isinstance(v, Imm):
+            return "immediate operands"
+        if f.kind == FLAG and v:
+            return "negated predicates"
+        if isinstance(v, RegisterIndirectComputed) and (v.scale != 1 or v.disp):
+            return "scaled or displaced addresses"
+        if v in (SReg.LaneId, SReg.WarpId) and f.name == "sreg":
+            return "%laneid and %warpid"
+    return None
+
+
 def lower(program: Program) -> Lowered:
     """Lower a validated program (cached on the program object)."""
     cached = program._lowered
     if cached is not None:
         return cached
+    for pc, ins in enumerate(program.instructions):
+        what = _not_lowered(ins)
+        if what is not None:
+            raise ProgramError(f"the VM does not run {what} (ISA 1.1) yet; run this program "
+                               f"with the reference engine (backend='reference')", pc, str(ins))
     used = sorted({r for ins in program.instructions for r in registers_used(ins)})
     slot_of = np.full(256, -1, np.int64)
     slot_of[used] = np.arange(len(used))
@@ -178,8 +200,8 @@ def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, l
         elif k == REG and f.role == "range":
             row[L_["C_A"]] = slot_of[v]
             row[L_["C_B"]] = _i64(reduction_identity(ins.variant, ins.ty))
-        elif k in (REG, PRED):
-            row[sources.pop(0)] = slot_of[v] if k == REG else v
+        elif k in (REG, PRED, REGIMM):
+            row[sources.pop(0)] = slot_of[v] if k != PRED else v
         elif k == LABEL:
             row[L_["C_IMM"]] = labels[v]
         elif k == IMM:

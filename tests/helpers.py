@@ -65,3 +65,12 @@ def f32_bits(x: float) -> int:
 
 def bits_f32(b: int) -> float:
     return float(np.uint32(b).view(np.float32))
+
+
+def as_bits(v: Any) -> Any:
+    """A run_snippet value with floats as their bit patterns (ints); bools and ints as is."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, np.floating):
+        return int(v.view(np.dtype(f"u{v.itemsize}")))
+    return int(v)

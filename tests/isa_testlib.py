@@ -7,20 +7,34 @@
   ``setltu/leu/gtu/geu`` only on integer types, atomic and/or/xor only on the wide integer
   types, reductions with ``src_base + count <= 256``, Φ class < 96 and page < 48, and label
   references that exist.
+* ISA 1.1 (ISA.md §12: new instructions, immediates, negated predicates, scaled addresses,
+  %laneid/%warpid, .param declarations) is generated with ``isa11=True``. The default,
+  :data:`VM_RUNS_ISA11`, is also the switch for tests that run generated programs on the VM.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 
 import numpy as np
 from hypothesis import strategies as st
 
-from hologram.isa import (ADDRESS_MODES, ATOMOP, COND, F64, GADDR, IMM, LABEL, OPTPRED, PRED, REG,
-                          SADDR, SCOPE, SPECS, SREG, TYPE, U8, U16, U32, U64, AtomOp,
-                          BufferOffset, Cond, DType, Instruction, PhiCoordinate, RegisterIndirect,
-                          RegisterIndirectComputed, Scope, SReg, T_WIDE_INT)
+from hologram.isa import (ADDRESS_MODES, ATOMOP, COND, ENUMS, F64, FLAG, GADDR, IMM, LABEL,
+                          OPTPRED, PRED, REG, REGIMM, SADDR, SCALES, SCOPE, SPECS, SREG, TYPE, U8,
+                          U16, U32, U64, AtomOp, BufferOffset, Cond, DType, Imm, Instruction,
+                          ParamDecl, PhiCoordinate, RegisterIndirect, RegisterIndirectComputed,
+                          Scope, SReg, T_WIDE_INT)
 from hologram.program import Program
+
+# THE switch for ISA 1.1 on the VM (ISA.md §12): False while the VM does not run the new
+# instructions, immediates, negated predicates, scaled addresses and %laneid/%warpid yet.
+# Tests that run 1.1 programs on the VM are skipped through it (the `needs_vm_isa11` marker,
+# see conftest.py) and the generators that feed the VM leave 1.1 out while it is False.
+VM_RUNS_ISA11 = False
+
+ISA11_VARIANTS = frozenset(s.variant for s in SPECS if s.since == "1.1")
+SREGS_10 = [s for s in SReg if s not in (SReg.LaneId, SReg.WarpId)]
 
 assert set(ADDRESS_MODES) == {"BufferOffset", "PhiCoordinate", "RegisterIndirect",
                               "RegisterIndirectComputed"}
@@ -96,15 +110,20 @@ REGS = st.integers(0, 255)
 PREDS = st.integers(0, 15)
 
 
-def addresses(allow_phi: bool = True) -> st.SearchStrategy:
+DISPS = st.one_of(st.integers(-64, 64), st.integers(-2**31, 2**31 - 1),
+                  st.sampled_from([-2**31, 2**31 - 1]))
+
+
+def addresses(allow_phi: bool = True, isa11: bool = VM_RUNS_ISA11) -> st.SearchStrategy:
     modes = [
         st.builds(BufferOffset, st.one_of(st.integers(0, 16), st.integers(0, 2**64 - 1)),
                   st.one_of(st.integers(0, 4096), st.integers(0, 2**64 - 1))),
-        st.builds(RegisterIndirect, REGS, st.one_of(st.integers(-64, 64),
-                                                    st.integers(-2**31, 2**31 - 1),
-                                                    st.sampled_from([-2**31, 2**31 - 1]))),
+        st.builds(RegisterIndirect, REGS, DISPS),
         st.builds(RegisterIndirectComputed, REGS, REGS),
     ]
+    if isa11:                                     # [rH + rO*S ± D] (§12.2.1)
+        modes.append(st.builds(RegisterIndirectComputed, REGS, REGS, st.sampled_from(SCALES),
+                               DISPS))
     if allow_phi:
         modes.append(st.builds(PhiCoordinate, st.integers(0, 95), st.integers(0, 47),
                                st.integers(0, 255)))
@@ -122,12 +141,23 @@ PLAIN_ATOM_OPS = [AtomOp.ADD, AtomOp.MIN, AtomOp.MAX, AtomOp.EXCH]
 # Instructions
 
 
+def operand_imms(ty: DType) -> st.SearchStrategy[Imm]:
+    """Immediate operands (§12.1) of type ``ty`` (u32: shift amounts, shuffle lanes)."""
+    if ty == DType.U32:
+        return st.builds(Imm, st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)))
+    return st.builds(Imm, imm_values(ty))
+
+
 @st.composite
-def instructions(draw, spec=None, labels=("L",), finite_epsilon: bool = False):
-    """One valid instruction (of ``spec``, or of any spec usable with ``labels``)."""
+def instructions(draw, spec=None, labels=("L",), finite_epsilon: bool = False,
+                 isa11: bool = VM_RUNS_ISA11):
+    """One valid instruction (of ``spec``, or of any spec usable with ``labels``; ISA 1.1
+    variants and operand forms only with ``isa11``, unless ``spec`` is one of them)."""
     if spec is None:
-        usable = [s for s in SPECS if labels or all(f.kind != LABEL for f in s.fields)]
+        usable = [s for s in SPECS if (labels or all(f.kind != LABEL for f in s.fields))
+                  and (isa11 or s.since == "1.0")]
         spec = draw(st.sampled_from(usable))
+    isa11 = isa11 or spec.since == "1.1"
     values = {}
     # type fields first: other fields (cond, op, value) depend on them
     for f in spec.fields:
@@ -155,7 +185,14 @@ def instructions(draw, spec=None, labels=("L",), finite_epsilon: bool = False):
         elif k == LABEL:
             values[f.name] = draw(st.sampled_from(sorted(labels)))
         elif k in (GADDR, SADDR):
-            values[f.name] = draw(addresses())
+            values[f.name] = draw(addresses(isa11=isa11))
+        elif k == REGIMM:
+            ty = DType.U32 if f.rtype == DType.U32 else values["ty"]
+            values[f.name] = draw(st.one_of(REGS, operand_imms(ty)) if isa11 else REGS)
+        elif k == FLAG:                           # bra.!pN needs a predicate
+            values[f.name] = isa11 and values.get("pred") is not None and draw(st.booleans())
+        elif k in (ENUMS.keys() - {COND, SCOPE, SREG, ATOMOP}):
+            values[f.name] = draw(st.sampled_from(list(ENUMS[k])))
         elif k in UINTS:
             values[f.name] = draw(UINTS[k])
         elif k == IMM:
@@ -172,7 +209,7 @@ def instructions(draw, spec=None, labels=("L",), finite_epsilon: bool = False):
         elif k == SCOPE:
             values[f.name] = draw(st.sampled_from(list(Scope)))
         elif k == SREG:
-            values[f.name] = draw(st.sampled_from(list(SReg)))
+            values[f.name] = draw(st.sampled_from(list(SReg) if isa11 else SREGS_10))
         else:  # pragma: no cover - a new field kind needs a generator
             raise AssertionError(f"no generator for field kind {k!r}")
     return Instruction(spec.variant, **values)
@@ -180,13 +217,21 @@ def instructions(draw, spec=None, labels=("L",), finite_epsilon: bool = False):
 
 @st.composite
 def programs(draw, max_instructions: int = 12, finite_epsilon: bool = False,
-             directives: bool = True):
-    """A valid Program: instructions from SPECS, labels in [0, len], optional directives."""
+             directives: bool = True, isa11: bool = VM_RUNS_ISA11,
+             declarations: bool = False):
+    """A valid Program: instructions from SPECS, labels in [0, len], optional directives;
+    with ``declarations``, .param declarations (§12.6) and the program repaired so that no
+    read can never succeed (validation rejects that)."""
     n = draw(st.integers(0, max_instructions))
     names = draw(st.lists(IDENTS, max_size=5, unique=True))
     labels = {name: draw(st.integers(0, n)) for name in names}
-    ins = [draw(instructions(labels=tuple(labels), finite_epsilon=finite_epsilon))
+    ins = [draw(instructions(labels=tuple(labels), finite_epsilon=finite_epsilon, isa11=isa11))
            for _ in range(n)]
+    if declarations:
+        params = draw(param_decls())
+        ins, labels = repair_reads(ins, labels, params)
+    else:
+        params = ()
     name = block = shared = None
     if directives:
         name = draw(st.one_of(st.none(), IDENTS))
@@ -196,7 +241,43 @@ def programs(draw, max_instructions: int = 12, finite_epsilon: bool = False,
             st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1),
                       st.integers(0, 2**32 - 1))))
         shared = draw(st.one_of(st.none(), st.integers(0, 2**26), st.integers(0, 2**64 - 1)))
-    return Program(ins, labels, name=name, block=block, shared_memory=shared)
+    return Program(ins, labels, name=name, block=block, shared_memory=shared, params=params)
+
+
+@st.composite
+def param_decls(draw, max_size: int = 6):
+    """``.param`` declarations: distinct registers and names (never "rN")."""
+    regs = draw(st.lists(st.one_of(REGS, st.integers(0, 12)), max_size=max_size, unique=True))
+    names = draw(st.lists(IDENTS.filter(lambda x: not re.fullmatch(r"[rR]\d+", x)),
+                          min_size=len(regs), max_size=len(regs), unique=True))
+    return tuple(ParamDecl(r, draw(st.sampled_from(list(DType))), draw(st.booleans()),
+                           draw(st.one_of(st.none(), st.just(nm)))) for r, nm in zip(regs, names))
+
+
+def repair_reads(ins, labels, params):
+    """Insert a write before every read that can never succeed under the declarations (§12.6),
+    so that the program is valid; an instruction that reads one register with two types is
+    replaced by ``memfence.block``."""
+    from hologram.verify import static_type_error
+    ins, labels = list(ins), dict(labels)
+    fixes = set()
+    while True:
+        found = static_type_error(Program(ins, labels, params=params, validate=False))
+        if found is None:
+            return ins, labels
+        i, operand, message, _ = found
+        reg = int(operand[1:])
+        if i > 0 and id(ins[i - 1]) in fixes and ins[i - 1].dst == reg:
+            ins[i] = Instruction("MemFence", scope=Scope.Block)
+            continue
+        if operand[0] == "p":
+            fix = Instruction("UnityTest", dst=reg, epsilon=0.0)
+        else:
+            ty = DType.parse(re.match(r"r\d+ is never (\w+)", message).group(1))
+            fix = Instruction("MOV_IMM", ty=ty, dst=reg, value=0)
+        fixes.add(id(fix))
+        ins.insert(i, fix)
+        labels = {k: v + (v > i) for k, v in labels.items()}
 
 
 # ------------------------------------------------------------------------------------------------

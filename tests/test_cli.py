@@ -155,7 +155,8 @@ def test_run_step_limit(files, capsys):
     (["--param", "r4=u64"], "unknown value 'u64'"),
     (["--param", "r4=u64:x"], "'x' is not an integer"),
     (["--param", "r4=u8:1000"], "out of range for u8"),
-    (["--param", "x4=u64:1"], "expected rN=VALUE"),
+    (["--param", "4x=u64:1"], "expected rN=VALUE"),
+    (["--param", "x4=u64:1"], "or a name the program declares"),   # no .param: names unknown
     (["--param", "r4=@missing.npy"], "cannot load missing.npy"),
     (["--param", "r4=zeros:nope:3"], "expected zeros:DTYPE:N"),
     (["--param", "r4=u64:1", "--param", "r4=u64:2"], "r4 given twice"),

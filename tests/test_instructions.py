@@ -295,7 +295,7 @@ def test_shifts(backend, op, ty, a, k, expected):
 def test_shift_amount_must_be_u32(backend, op, ty, amount_ty):
     fault(backend, f"{op}.{ty} r3, r1, r2", hg.TypeMismatch,
           [("r1", ty, 1), ("r2", amount_ty, 1)], at=f"{op}.{ty} r3, r1, r2",
-          message=f"type mismatch: expected u32, got {amount_ty}")
+          message=f"type mismatch: r2: expected u32, got {amount_ty}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,7 +489,7 @@ def test_sel_faults(backend):
           hg.UninitializedRegister, [("r1", "i32", 1)], message="uninitialized register: r2")
     fault(backend, "mov_imm.u8 r8, 1\nseteq.u8 p0, r8, r8\nsel.i32 r3, p0, r1, r2",
           hg.TypeMismatch, [("r1", "f32", 1.0), ("r2", "i32", 2)],
-          message="type mismatch: expected i32, got f32")
+          message="type mismatch: r1: expected i32, got f32")
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,7 +638,7 @@ def test_cvt(backend, dst, src, value, expected):
 
 def test_cvt_reads_source_type(backend):
     fault(backend, "cvt.f32.i32 r2, r1", hg.TypeMismatch, [("r1", "u32", 1)],
-          message="type mismatch: expected i32, got u32")
+          message="type mismatch: r1: expected i32, got u32")
 
 
 # --------------------------------------------------------------------------------------------
@@ -799,7 +799,7 @@ def test_mov_bit_exact(backend, ty, value):
 
 def test_mov_type_mismatch(backend):
     fault(backend, "mov.i32 r2, r1", hg.TypeMismatch, [("r1", "f32", 1.0)],
-          at="mov.i32 r2, r1", message="type mismatch: expected i32, got f32")
+          at="mov.i32 r2, r1", message="type mismatch: r1: expected i32, got f32")
 
 
 LOADS = [
@@ -871,9 +871,9 @@ def test_global_bounds_and_handles(backend):
         run_snippet(backend, {}, f"mov_imm.u64 r1, {CLASS0 - 1}\nldg.u8 r2, [r1 + 0]", [])
     # handles and offsets must be u64
     fault(backend, "ldg.u8 r2, [r1 + r3]", hg.TypeMismatch,
-          [("r1", "u64", 0), ("r3", "u32", 0)], message="type mismatch: expected u64, got u32")
+          [("r1", "u64", 0), ("r3", "u32", 0)], message="type mismatch: r3: expected u64, got u32")
     fault(backend, "ldg.u8 r2, [r1 + 4]", hg.TypeMismatch, [("r1", "i64", 0)],
-          message="type mismatch: expected u64, got i64")
+          message="type mismatch: r1: expected u64, got i64")
 
 
 def test_address_registers_read_before_bounds(backend):
@@ -890,7 +890,8 @@ def test_shared_memory(backend):
     out = run_snippet(backend, {}, """
         lds.u64 r2, [buf0 + 8]            ; zero-filled at block start
         mov_imm.u32 r3, 0xDEADBEEF
-        sts.u32 [r99 + 4], r3             ; RegisterIndirect: base register not read
+        mov_imm.u64 r99, 2
+        sts.u32 [r99 + 2], r3             ; RegisterIndirect: offset rB + D (ISA 1.1 §12.2.3)
         mov_imm.u64 r5, 4
         lds.u32 r4, [r98 + r5]            ; handle register not read
         mov_imm.f16 r6, 0x3C00
@@ -907,7 +908,7 @@ def test_shared_out_of_bounds(backend):
     with pytest.raises(hg.SharedOutOfBounds):
         run_snippet(backend, {}, "mov_imm.u8 r1, 0\nsts.u8 [buf0 + 0], r1", [])   # 0 bytes
     with pytest.raises(hg.SharedOutOfBounds):
-        run_snippet(backend, {}, "lds.u8 r1, [r3 - 1]", [], shared_memory=16)
+        run_snippet(backend, {}, "mov_imm.u64 r3, 0\nlds.u8 r1, [r3 - 1]", [], shared_memory=16)
     assert run_snippet(backend, {}, "lds.u32 r1, [buf0 + 12]", [("r1", "u32")],
                        shared_memory=16) == [0]
 
@@ -1007,21 +1008,21 @@ def test_uninitialized_reads(backend):
               message="uninitialized register: r5", at="add.i32 r3, r5, r5")
     assert e.pc == 0 and "uninitialized register: r5" in str(e)
     fault(backend, "mov_imm.i32 r1, 42\nadd.f32 r3, r1, r1", hg.TypeMismatch,
-          message="type mismatch: expected f32, got i32", at="add.f32 r3, r1, r1")
+          message="type mismatch: r1: expected f32, got i32", at="add.f32 r3, r1, r1")
     fault(backend, "bra.p0 @x\nx:\nexit", hg.UninitializedPredicate,
           message="uninitialized predicate: p0", at="bra.p0 @x")
     # operands are read in field order: the first failed read is reported
     fault(backend, "add.i32 r3, r1, r2", hg.UninitializedRegister, [("r2", "f32", 1.0)],
           message="uninitialized register: r1")
     fault(backend, "add.i32 r3, r1, r2", hg.TypeMismatch, [("r1", "f32", 1.0)],
-          message="type mismatch: expected i32, got f32")
+          message="type mismatch: r1: expected i32, got f32")
     fault(backend, "mad.i32 r4, r1, r2, r3", hg.UninitializedRegister,
           [("r1", "i32", 1), ("r3", "i32", 1)], message="uninitialized register: r2")
     # the type follows the last write
     assert run1(backend, "mov_imm.i32 r0, 42\nmov_imm.f32 r0, 1078530011", ("r0", "f32")) \
         == 1078530011
     fault(backend, "mov_imm.i32 r0, 42\nmov_imm.f32 r0, 1.0\nmov.i32 r1, r0", hg.TypeMismatch,
-          message="type mismatch: expected i32, got f32")
+          message="type mismatch: r0: expected i32, got f32")
 
 
 def test_fault_report_fields(backend):
@@ -1096,7 +1097,7 @@ def test_reduce_reads_in_ascending_order(backend):
     fault(backend, "reduce.add.i32 r10, r1, 3", hg.UninitializedRegister,
           [("r1", "i32", 1)], message="uninitialized register: r2")
     fault(backend, "reduce.add.i32 r10, r1, 3", hg.TypeMismatch,
-          [("r1", "i32", 1), ("r2", "f32", 1.0)], message="type mismatch: expected i32, got f32")
+          [("r1", "i32", 1), ("r2", "f32", 1.0)], message="type mismatch: r2: expected i32, got f32")
     with pytest.raises(hg.ProgramError):
         hg.assemble("reduce.add.i32 r0, r250, 7")
     hg.assemble("reduce.add.i32 r0, r250, 6")
@@ -1115,7 +1116,7 @@ def test_loop_runs_k_plus_one_times(backend):
 
 def test_loop_count_must_be_u32(backend):
     fault(backend, "L:\nloop r0, @L", hg.TypeMismatch, [("r0", "u64", 3)], at="loop r0, @L",
-          message="type mismatch: expected u32, got u64")
+          message="type mismatch: r0: expected u32, got u64")
 
 
 def test_call_ret_nesting(backend):
@@ -1299,7 +1300,7 @@ def test_pool_lifecycle_from_a_lane(backend):
     ("pool.alloc r1, 16\nmov_imm.u64 r2, 9\nmov_imm.u64 r3, 1\npool.store.u64 r1, r2, r3",
      hg.OutOfBounds, None),
     ("mov_imm.u64 r1, 7\nmov_imm.u64 r2, 0\npool.load.u8 r3, r1, r2", hg.InvalidHandle, None),
-    ("mov_imm.u32 r1, 1\npool.free r1", hg.TypeMismatch, "type mismatch: expected u64, got u32"),
+    ("mov_imm.u32 r1, 1\npool.free r1", hg.TypeMismatch, "type mismatch: r1: expected u64, got u32"),
 ])
 def test_pool_faults(backend, body, exc, message):
     e = fault(backend, body, exc, message=message)
@@ -1440,8 +1441,9 @@ def atom(backend, op, ty, mem, src, cmp=None, shared=False):
     buf = np.zeros(16, np.uint8)
     buf[8:8 + n] = list((mem & ((1 << 8 * n) - 1)).to_bytes(n, "little"))
     space = "atoms" if shared else "atom"
-    ins = (f"{space}.cas.{ty} r6, [r1 + 8], r7, r5" if op == "cas"
-           else f"{space}.{op}.{ty} r6, [r1 + 8], r5")
+    addr = "[buf0 + 8]" if shared else "[r1 + 8]"
+    ins = (f"{space}.cas.{ty} r6, {addr}, r7, r5" if op == "cas"
+           else f"{space}.{op}.{ty} r6, {addr}, r5")
     body = f"mov_imm.{ty} r5, {src}\n"
     if cmp is not None:
         body += f"mov_imm.{ty} r7, {cmp}\n"
@@ -1773,9 +1775,9 @@ def test_atlas_invalid_coordinates(backend, body, value):
 
 def test_atlas_operands_are_u8(backend):
     fault(backend, "mirror r1, r0", hg.TypeMismatch, [("r0", "u32", 5)],
-          message="type mismatch: expected u8, got u32")
+          message="type mismatch: r0: expected u8, got u32")
     fault(backend, "mov_imm.f32 r5, 1.0\nres.accum r0, r5", hg.TypeMismatch, [("r0", "u8", 5)],
-          message="type mismatch: expected f64, got f32")
+          message="type mismatch: r5: expected f64, got f32")
 
 
 def test_class_unity_over_100_blocks(backend):
@@ -1918,16 +1920,16 @@ def test_same_program_different_parameter_signatures(backend):
     assert out[0] == 42
     with pytest.raises(hg.TypeMismatch) as ei:
         backend.execute_program(prog, params={"r1": ("u32", 41), "r9": out})
-    assert ei.value.pc == 1 and ei.value.message == "type mismatch: expected u64, got u32"
+    assert ei.value.pc == 1 and ei.value.message == "type mismatch: r1: expected u64, got u32"
     with pytest.raises(hg.UninitializedRegister) as ei:
         backend.execute_program(prog, params={"r9": out})
     assert ei.value.pc == 1 and ei.value.message == "uninitialized register: r1"
     with pytest.raises(hg.TypeMismatch) as ei:
         backend.execute_program(prog, params={"r1": np.float64(41.0), "r9": out})
-    assert ei.value.pc == 1 and ei.value.message == "type mismatch: expected u64, got f64"
+    assert ei.value.pc == 1 and ei.value.message == "type mismatch: r1: expected u64, got f64"
     with pytest.raises(hg.TypeMismatch) as ei:
         backend.execute_program(prog, params={"r1": ("u64", 1), "r9": ("u32", 0)})
-    assert ei.value.pc == 2 and ei.value.message == "type mismatch: expected u64, got u32"
+    assert ei.value.pc == 2 and ei.value.message == "type mismatch: r9: expected u64, got u32"
     backend.execute_program(prog, params={"r1": ("u64", 1), "r9": out})
     assert out[0] == 2
 
@@ -1951,7 +1953,7 @@ def test_data_dependent_register_types(backend):
     with pytest.raises(hg.TypeMismatch) as ei:
         backend.execute_program(prog, hg.LaunchConfig(3, 4))
     e = ei.value
-    assert (e.global_lane_id, e.pc, e.message) == (1, 8, "type mismatch: expected i32, got f32")
+    assert (e.global_lane_id, e.pc, e.message) == (1, 8, "type mismatch: r5: expected i32, got f32")
 
 
 def test_register_written_only_on_later_iteration(backend):

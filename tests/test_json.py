@@ -88,7 +88,7 @@ EXPECTED_FIELDS = {
                                          "SIGMOID")},
     "SHL": ["ty", "dst", "src", "amount"], "SHR": ["ty", "dst", "src", "amount"],
     "SETcc": ["ty", "cond", "dst", "src1", "src2"],
-    "SEL": ["ty", "dst", "pred", "src_true", "src_false"],
+    "SEL": ["ty", "dst", "pred", "src_true", "src_false", "negate"],
     **{v: ["ty", "dst", "src_base", "count"] for v in ("ReduceAdd", "ReduceMin", "ReduceMax",
                                                        "ReduceMul")},
     "ATOM": ["op", "ty", "dst", "addr", "src"], "ATOMS": ["op", "ty", "dst", "addr", "src"],
@@ -100,8 +100,13 @@ EXPECTED_FIELDS = {
     "NbrCount": ["class", "dst"], "NbrGet": ["class", "index", "dst"],
     "ResAccum": ["class", "value"], "PhaseGet": ["dst"], "PhaseAdv": ["delta"],
     "BoundMap": ["class", "page", "byte", "dst"],
-    "BRA": ["target", "pred"], "CALL": ["target"], "RET": [], "LOOP": ["count", "body"],
-    "EXIT": [], "BarSync": ["id"], "MemFence": ["scope"],
+    "BRA": ["target", "pred", "negate"], "CALL": ["target"], "RET": [],
+    "LOOP": ["count", "body"], "EXIT": [], "BarSync": ["id"], "MemFence": ["scope"],
+    # ISA 1.1 (§12.3-§12.5)
+    **{v: ["dst", "src1", "src2"] for v in ("PAND", "POR", "PXOR")}, "PNOT": ["dst", "src"],
+    "SHFL": ["mode", "ty", "dst", "src", "lane"], "VOTE": ["mode", "dst", "src"],
+    "BALLOT": ["dst", "src"],
+    **{v: ["ty", "dst", "src"] for v in ("ERF", "EXP2", "FLOOR", "CEIL", "TRUNC", "ROUND")},
 }
 
 

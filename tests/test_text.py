@@ -81,6 +81,14 @@ ISA_EXAMPLES = [
     ("ATOMS", "atoms.max.i32 r5, [r0 + r22], r6"),
     ("ATOMS_CAS", "atoms.cas.u64 r5, [buf0 + 0], r6, r7"),
     ("LDG", "ldg.f32 r0, [Φ(5, 12, 200)]"), ("LDG", "ldg.f32 r0, [r10 - 32]"),
+    # ISA 1.1 (§12)
+    ("PAND", "and.pred p0, p1, p2"), ("POR", "or.pred p0, p1, p2"),
+    ("PXOR", "xor.pred p0, p1, p2"), ("PNOT", "not.pred p0, p1"),
+    ("SHFL", "shfl.down.f32 r1, r2, 16"), ("VOTE", "vote.any p0, p1"),
+    ("BALLOT", "ballot.u32 r1, p0"), ("ERF", "erf.f32 r2, r1"), ("EXP2", "exp2.f64 r2, r1"),
+    ("FLOOR", "floor.f32 r2, r1"), ("CEIL", "ceil.f16 r2, r1"), ("TRUNC", "trunc.bf16 r2, r1"),
+    ("ROUND", "round.f64 r2, r1"), ("BRA", "bra.!p3 @done"), ("SEL", "sel.f32 r3, !p0, r1, r2"),
+    ("ADD", "add.u64 r1, r1, 4"), ("LDG", "ldg.f32 r11, [r1 + r20*4 - 4]"),
 ]
 
 LABEL_TAIL = "\ndone:\nloop:\nf:\nloop_body:\n"
@@ -220,7 +228,8 @@ def test_all_special_register_names():
              "%block.x": SReg.BlockX, "%block.y": SReg.BlockY, "%block.z": SReg.BlockZ,
              "%blockdim.x": SReg.BlockDimX, "%blockdim.y": SReg.BlockDimY,
              "%blockdim.z": SReg.BlockDimZ, "%griddim.x": SReg.GridDimX,
-             "%griddim.y": SReg.GridDimY, "%griddim.z": SReg.GridDimZ, "%gid": SReg.GlobalId}
+             "%griddim.y": SReg.GridDimY, "%griddim.z": SReg.GridDimZ, "%gid": SReg.GlobalId,
+             "%laneid": SReg.LaneId, "%warpid": SReg.WarpId}
     assert set(names.values()) == set(SReg)
     for name, sreg in names.items():
         ty = "u64" if name == "%gid" else "u32"
@@ -854,13 +863,18 @@ def test_disassemble_rejects_non_identifier_names():
 def test_every_type_combination_round_trips(spec):
     """One instruction per allowed type (and cond/op/type pair) of every table entry."""
     from isa_testlib import ORDERED_CONDS, PLAIN_ATOM_OPS
-    from hologram.isa import T_WIDE_INT
+    from hologram.isa import ENUMS, T_WIDE_INT
     base = {"dst": 7, "src": 9, "src1": 1, "src2": 200, "a": 1, "b": 2, "c": 3, "src_true": 4,
             "src_false": 5, "cmp": 6, "pred": 3, "amount": 11, "count": 4, "src_base": 250,
             "pool": 1, "offset": 2, "handle": 3, "size": 4096, "target": "t", "body": "t",
             "id": 7, "epsilon": 0.25, "index": 4, "class": 12, "page": 13, "byte": 14,
             "delta": 700, "value": 0x3C00, "sreg": SReg.GridDimZ, "scope": Scope.Device,
-            "addr": RegisterIndirect(8, -8)}
+            "addr": RegisterIndirect(8, -8), "lane": 5, "negate": True,
+            "mode": next((f for f in spec.fields if f.name == "mode"), None)}
+    if spec.group == "predicate":
+        base.update(dst=0, src1=1, src2=2, src=3)
+    if base["mode"] is not None:
+        base["mode"] = list(ENUMS[base["mode"].kind])[-1]
     if spec.variant.startswith("Reduce"):
         base["count"] = 6
     if spec.variant == "ResAccum":

@@ -8,7 +8,7 @@ import pytest
 
 from hologram import AssemblyError, HologramError, Program, ProgramError, assemble
 from hologram.isa import (SPECS, AtomOp, BufferOffset, Cond, DType, Instruction, PhiCoordinate,
-                          RegisterIndirect, RegisterIndirectComputed, Scope, SReg)
+                          RegisterIndirect, RegisterIndirectComputed, Scope, ShflMode, SReg)
 
 I8, I16, I32, I64, U8, U16, U32, U64, F16, BF16, F32, F64 = DType
 A = frozenset(DType)
@@ -22,18 +22,20 @@ WI = frozenset({I32, I64, U32, U64})
 EXPECTED_TYPES = {
     **{v: A for v in ("LDG", "STG", "LDS", "STS", "MOV", "MOV_IMM", "ADD", "SUB", "MUL",
                       "DIV", "MAD", "MIN", "MAX", "SETcc", "SEL", "ReduceAdd", "ReduceMin",
-                      "ReduceMax", "ReduceMul", "PoolLoad", "PoolStore")},
+                      "ReduceMax", "ReduceMul", "PoolLoad", "PoolStore", "SHFL")},
     "REM": I, "FMA": F, "ABS": S | F, "NEG": S | F,
     **{v: I for v in ("AND", "OR", "XOR", "NOT", "SHL", "SHR")},
     **{v: F for v in ("EXP", "LOG", "LOG2", "LOG10", "SQRT", "RSQRT", "SIN", "COS", "TAN",
-                      "TANH", "SIGMOID", "POW")},
+                      "TANH", "SIGMOID", "POW", "ERF", "EXP2", "FLOOR", "CEIL", "TRUNC",
+                      "ROUND")},
     **{v: W for v in ("ATOM", "ATOM_CAS", "ATOMS", "ATOMS_CAS")},
 }
 
 FIELDS = {"dst": 7, "src": 9, "src1": 1, "src2": 2, "a": 1, "b": 2, "c": 3, "src_true": 4,
           "src_false": 5, "cmp": 6, "pred": 3, "amount": 11, "count": 4, "src_base": 10,
           "pool": 1, "offset": 2, "value": 0, "addr": BufferOffset(1, 0), "cond": Cond.EQ,
-          "op": AtomOp.ADD, "src_ty": F32, "dst_ty": F32}
+          "op": AtomOp.ADD, "src_ty": F32, "dst_ty": F32, "negate": False, "lane": 1,
+          "mode": ShflMode.DOWN}
 
 
 def make(variant: str, ty: DType, **over) -> Instruction:
@@ -55,7 +57,8 @@ def test_type_sets_match_the_spec():
     untyped = {s.variant for s in SPECS} - set(typed)
     assert untyped == {"MOV_SREG", "CVT", "BRA", "CALL", "RET", "LOOP", "EXIT", "BarSync",
                        "MemFence", "PoolAlloc", "PoolFree", "ClsGet", "MIRROR", "UnityTest",
-                       "NbrCount", "NbrGet", "ResAccum", "PhaseGet", "PhaseAdv", "BoundMap"}
+                       "NbrCount", "NbrGet", "ResAccum", "PhaseGet", "PhaseAdv", "BoundMap",
+                       "PAND", "POR", "PXOR", "PNOT", "VOTE", "BALLOT"}
 
 
 def test_cvt_accepts_all_144_pairs():

@@ -159,7 +159,7 @@ def test_s2_round_trips(backend, ty, value):
 def test_s2_typed_errors(backend):
     with pytest.raises(hg.TypeMismatch) as ei:
         run(backend, "mov_imm.i32 r0, 42\nmov.f32 r1, r0", [])
-    assert ei.value.message == "type mismatch: expected f32, got i32"
+    assert ei.value.message == "type mismatch: r0: expected f32, got i32"
     with pytest.raises(hg.UninitializedRegister) as ei:
         run(backend, "mov.i32 r1, r0", [])
     assert ei.value.message == "uninitialized register: r0"
@@ -934,4 +934,4 @@ def test_s12_errors(backend):
     # ADAPTED: add.f16 is valid, so an f32 operand is now a TypeMismatch on read
     with pytest.raises(hg.TypeMismatch) as ei:
         run(backend, "add.f16 r3, r1, r1", [], {"r1": ("f32", 1.0)})
-    assert ei.value.message == "type mismatch: expected f16, got f32"
+    assert ei.value.message == "type mismatch: r1: expected f16, got f32"

@@ -42,6 +42,7 @@ try:
     from setuptools.errors import CompileError, LinkError
 except ImportError:  # setuptools < 59
     from distutils.errors import CompileError, LinkError
+from distutils import log    # setuptools' own copy of distutils (imported above) on every Python
 
 BUILD_INFO = "_build_info.json"
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -201,8 +202,8 @@ class BuildExt(build_ext):
             shutil.copyfile(os.path.join(entry, name), path)
             shutil.copymode(os.path.join(entry, name), path)
         os.utime(entry)                                  # most recently used: evicted last
-        self.announce(f"hologram: reusing the extension built before (build cache {key}; "
-                      f"HOLOGRAM_NO_BUILD_CACHE=1 or build_ext --force rebuilds)", level=2)
+        log.info(f"hologram: reusing the extension built before (build cache {key}; "
+                 f"HOLOGRAM_NO_BUILD_CACHE=1 or build_ext --force rebuilds)")
         return True
 
     def _store(self, key):

@@ -173,8 +173,11 @@ class BuildExt(build_ext):
             if not self.force and self._restore(key):
                 return
         # Cython runs only now: a build restored from the cache needs neither it nor the C.
+        # Not restored, everything is rebuilt: the C in build/ and a module in the build folder
+        # may be up to date by their dates yet made with other directives, switches or flags.
+        self.force = True
         generated = cythonize(self.extensions, compiler_directives=DIRECTIVES, build_dir="build",
-                              annotate=_flag("HOLOGRAM_ANNOTATE"), force=self.force)
+                              annotate=_flag("HOLOGRAM_ANNOTATE"), force=True)
         for ext, c_ext in zip(self.extensions, generated):
             ext.sources = c_ext.sources                  # the generated C
             ext.define_macros += args["define_macros"]
@@ -192,34 +195,38 @@ class BuildExt(build_ext):
         return [(module, os.path.basename(module)), (info, BUILD_INFO)]
 
     def _restore(self, key):
-        """Copy a cached build of this key into the build folder; False if there is none."""
+        """Copy a cached build of this key into the build folder; False if there is none (or
+        it cannot be read: then the build runs as if there were no cache)."""
         entry = os.path.join(CACHE_DIR, key)
-        files = self._built_files()
-        if not all(os.path.isfile(os.path.join(entry, name)) for _, name in files):
+        try:
+            for path, name in self._built_files():
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                shutil.copy2(os.path.join(entry, name), path)
+            os.utime(entry)                              # most recently used: evicted last
+        except OSError:
             return False
-        for path, name in files:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            shutil.copyfile(os.path.join(entry, name), path)
-            shutil.copymode(os.path.join(entry, name), path)
-        os.utime(entry)                                  # most recently used: evicted last
         log.info(f"hologram: reusing the extension built before (build cache {key}; "
                  f"HOLOGRAM_NO_BUILD_CACHE=1 or build_ext --force rebuilds)")
         return True
 
     def _store(self, key):
-        """Keep this build in the cache (written aside, then renamed: a concurrent build sees
-        a whole entry or none) and drop the least recently used beyond CACHE_ENTRIES."""
-        os.makedirs(CACHE_DIR, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".tmp-", dir=CACHE_DIR)
+        """Keep this build in the cache, best effort (written aside, then renamed: a concurrent
+        build sees a whole entry or none), and drop the least recently used beyond
+        CACHE_ENTRIES."""
+        tmp = None
         try:
+            os.makedirs(CACHE_DIR, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=".tmp-", dir=CACHE_DIR)
             for path, name in self._built_files():
                 shutil.copy2(path, os.path.join(tmp, name))
             os.replace(tmp, os.path.join(CACHE_DIR, key))
-        except OSError:            # an entry of the same key appeared meanwhile, or no space
-            shutil.rmtree(tmp, ignore_errors=True)
+            entries = sorted((e for e in os.scandir(CACHE_DIR)
+                              if e.is_dir() and not e.name.startswith(".")),
+                             key=lambda e: e.stat().st_mtime)
+        except OSError:       # read-only tree, no space, an entry of this key appeared meanwhile
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
             return
-        entries = sorted((e for e in os.scandir(CACHE_DIR) if e.is_dir() and
-                          not e.name.startswith(".")), key=lambda e: e.stat().st_mtime)
         for old in entries[:-CACHE_ENTRIES]:
             shutil.rmtree(old.path, ignore_errors=True)
 

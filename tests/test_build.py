@@ -179,3 +179,30 @@ def test_build_cache_end_to_end(tmp_path):
     log, _ = _build_inplace(tree)
     assert "reusing" not in log and "Cythonizing" in log
     assert len(list(cache.iterdir())) == 2
+
+
+def test_sdist_never_ships_the_build_cache(tmp_path):
+    """An sdist made in a tree with a cache entry (and the generated C) leaves both out."""
+    setup = _setup_module()
+    tree = tmp_path / "src"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
+        "*.so", "*.pyd"))
+    cache = Path(setup["CACHE_DIR"]).relative_to(ROOT)
+    entry = tree / cache / ("0" * 32)
+    entry.mkdir(parents=True)
+    (entry / "_core.so").write_bytes(b"\0")
+    (entry / "_build_info.json").write_text("{}")
+    (tree / "build" / "hologram").mkdir()
+    (tree / "build" / "hologram" / "_core.c").write_text("/* generated */")
+    proc = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "--formats=tar",
+                           "-d", str(tmp_path / "dist")], cwd=tree, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import tarfile
+    (archive,) = (tmp_path / "dist").glob("hologram-*.tar")
+    with tarfile.open(archive) as tar:
+        names = [n.split("/", 1)[1] for n in tar.getnames() if "/" in n]
+    assert "setup.py" in names and "hologram/_core.pyx" in names
+    assert not [n for n in names if n.startswith(("build/", cache.as_posix()))
+                or "0" * 32 in n or n.endswith((".c", ".so"))]

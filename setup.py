@@ -6,18 +6,29 @@ Environment switches:
   HOLOGRAM_CYTHON_DEBUG=1    bounds checks on (a debugging build)
   HOLOGRAM_ANNOTATE=1        write build/hologram/_core.html (cython -a)
   HOLOGRAM_SANITIZE=1        build with AddressSanitizer + UndefinedBehaviorSanitizer
+  HOLOGRAM_NO_BUILD_CACHE=1  neither reuse nor store a build in build/ext-cache
 
 OpenMP flags per compiler: MSVC /openmp (no link flag; vcomp140.dll); macOS clang
 -Xpreprocessor -fopenmp with -lomp (Homebrew's libomp on CFLAGS/LDFLAGS), else -fopenmp
 (a GCC on macOS); GCC/clang elsewhere -fopenmp. Only portable flags: never -march=native.
 What the build chose is written to hologram/_build_info.json (read by hologram.show_config()).
+
+Build cache: pip builds an editable install in temporary folders and its isolated build
+environment installs a fresh Cython each time (newer than the generated C, so Cython runs
+again), so every `pip install -e .` used to recompile the extension from scratch. Each build
+therefore stores the compiled module and its build info in build/ext-cache/KEY/, KEY a hash
+of everything the module is made from (see build_inputs()), and a later build with the same
+key copies them instead of running Cython and the compiler. `build_ext --force` rebuilds.
 """
 
 import glob
+import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
+import sysconfig
 import tempfile
 import warnings
 
@@ -31,8 +42,18 @@ try:
     from setuptools.errors import CompileError, LinkError
 except ImportError:  # setuptools < 59
     from distutils.errors import CompileError, LinkError
+from distutils import log    # setuptools' own copy of distutils (imported above) on every Python
 
 BUILD_INFO = "_build_info.json"
+ROOT = os.path.dirname(os.path.abspath(__file__))
+CACHE_DIR = os.path.join(ROOT, "build", "ext-cache")
+CACHE_ENTRIES = 4                    # the most recently used builds kept (about 3 MB each)
+SOURCE_SUFFIXES = (".pyx", ".pxi", ".pxd", ".h")
+# Besides HOLOGRAM_*: what compilers, linkers and the platform's build read from the
+# environment (compiler search paths pick the OpenMP header and runtime).
+BUILD_ENV = ("CC", "CXX", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LDSHARED", "AR", "ARFLAGS",
+             "ARCHFLAGS", "CPATH", "C_INCLUDE_PATH", "LIBRARY_PATH", "INCLUDE", "LIB",
+             "MACOSX_DEPLOYMENT_TARGET", "SDKROOT", "_PYTHON_HOST_PLATFORM")
 
 PROBE = r"""
 #include <omp.h>
@@ -58,6 +79,67 @@ def openmp_candidates(compiler_type):
     return [(["-fopenmp"], ["-fopenmp"])]      # GCC, clang, mingw32
 
 
+def _digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def extension_sources(root):
+    """setup.py and every Cython/C source under hologram/ (paths relative to root): the files
+    whose change must rebuild the extension."""
+    found = ["setup.py"]
+    for folder, dirs, files in os.walk(os.path.join(root, "hologram")):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found += [os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+                  for name in sorted(files) if name.endswith(SOURCE_SUFFIXES)]
+    return found
+
+
+def _compiler_identity(compiler):
+    """The compiler's configured commands (CC, CFLAGS, LDFLAGS... already applied by
+    sysconfig), search paths, and its executable's path, size and date (an upgrade rebuilds)."""
+    attrs = ("compiler_type", "compiler_so", "linker_so", "cc", "linker", "compile_options",
+             "ldflags_shared", "include_dirs", "library_dirs", "libraries", "macros")
+    ident = {a: getattr(compiler, a) for a in attrs if getattr(compiler, a, None)}
+    cmd = ident.get("compiler_so") or [ident.get("cc", "")]
+    exe = shutil.which(cmd[0]) if cmd and cmd[0] else None
+    if exe:
+        st = os.stat(exe)
+        ident["executable"] = [os.path.realpath(exe), st.st_size, st.st_mtime_ns]
+    return ident
+
+
+def build_inputs(root, environ, compiler=None, ext_args=None):
+    """Everything the compiled module is made from: the sources' contents, the HOLOGRAM_*
+    switches and the compiler environment, the compiler and the extension's flags, the Cython
+    directives, and the Cython and Python versions and platform. numpy is not an input (the core
+    compiles against no numpy header)."""
+    return {
+        "sources": {rel: _digest(os.path.join(root, rel)) for rel in extension_sources(root)},
+        "switches": {k: v for k, v in sorted(environ.items())
+                     if k.startswith("HOLOGRAM_") and k != "HOLOGRAM_NO_BUILD_CACHE"},
+        "environment": {k: environ[k] for k in BUILD_ENV if k in environ},
+        "compiler": _compiler_identity(compiler) if compiler is not None else None,
+        "extension": ext_args,
+        "directives": DIRECTIVES,
+        "cython": Cython.__version__,
+        "python": [sys.version, sys.implementation.cache_tag, getattr(sys, "abiflags", ""),
+                   sysconfig.get_config_var("EXT_SUFFIX"), sysconfig.get_platform()],
+    }
+
+
+EXTENSION_ATTRS = ("name", "sources", "depends", "include_dirs", "define_macros", "undef_macros",
+                   "libraries", "library_dirs", "runtime_library_dirs", "extra_objects",
+                   "extra_compile_args", "extra_link_args", "export_symbols", "language",
+                   "py_limited_api")
+
+
+def cache_key(inputs):
+    """A short hash of build_inputs()."""
+    text = json.dumps(inputs, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         ctype = self.compiler.compiler_type
@@ -80,12 +162,73 @@ class BuildExt(build_ext):
         # `cdef inline` helpers are written to be specialised by constant arguments at their
         # call sites; that needs them inlined even when the compiler's heuristics would not.
         force_inline = "__forceinline" if ctype == "msvc" else "inline __attribute__((always_inline))"
-        for ext in self.extensions:
-            ext.define_macros.append(("CYTHON_INLINE", force_inline))
-            ext.extra_compile_args += strict + san + (flags[0] if flags else [])
-            ext.extra_link_args += san + (flags[1] if flags else [])
+        args = {"define_macros": [("CYTHON_INLINE", force_inline)],
+                "extra_compile_args": strict + san + (flags[0] if flags else []),
+                "extra_link_args": san + (flags[1] if flags else [])}
+        use_cache = not _flag("HOLOGRAM_NO_BUILD_CACHE")
+        if use_cache:
+            ext_args = [[{a: getattr(ext, a, None) for a in EXTENSION_ATTRS}, args]
+                        for ext in self.extensions]
+            key = cache_key(build_inputs(ROOT, os.environ, self.compiler, ext_args))
+            if not self.force and self._restore(key):
+                return
+        # Cython runs only now: a build restored from the cache needs neither it nor the C.
+        # Not restored, everything is rebuilt: the C in build/ and a module in the build folder
+        # may be up to date by their dates yet made with other directives, switches or flags.
+        self.force = True
+        generated = cythonize(self.extensions, compiler_directives=DIRECTIVES, build_dir="build",
+                              annotate=_flag("HOLOGRAM_ANNOTATE"), force=True)
+        for ext, c_ext in zip(self.extensions, generated):
+            ext.sources = c_ext.sources                  # the generated C
+            ext.define_macros += args["define_macros"]
+            ext.extra_compile_args += args["extra_compile_args"]
+            ext.extra_link_args += args["extra_link_args"]
         super().build_extensions()
         self._write_build_info(flags)
+        if use_cache:
+            self._store(key)
+
+    def _built_files(self):
+        """(path in the build folder, name in a cache entry) of the module and its build info."""
+        module = self.get_ext_fullpath(self.extensions[0].name)
+        info = os.path.join(os.path.dirname(module), BUILD_INFO)
+        return [(module, os.path.basename(module)), (info, BUILD_INFO)]
+
+    def _restore(self, key):
+        """Copy a cached build of this key into the build folder; False if there is none (or
+        it cannot be read: then the build runs as if there were no cache)."""
+        entry = os.path.join(CACHE_DIR, key)
+        try:
+            for path, name in self._built_files():
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                shutil.copy2(os.path.join(entry, name), path)
+            os.utime(entry)                              # most recently used: evicted last
+        except OSError:
+            return False
+        log.info(f"hologram: reusing the extension built before (build cache {key}; "
+                 f"HOLOGRAM_NO_BUILD_CACHE=1 or build_ext --force rebuilds)")
+        return True
+
+    def _store(self, key):
+        """Keep this build in the cache, best effort (written aside, then renamed: a concurrent
+        build sees a whole entry or none), and drop the least recently used beyond
+        CACHE_ENTRIES."""
+        tmp = None
+        try:
+            os.makedirs(CACHE_DIR, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=".tmp-", dir=CACHE_DIR)
+            for path, name in self._built_files():
+                shutil.copy2(path, os.path.join(tmp, name))
+            os.replace(tmp, os.path.join(CACHE_DIR, key))
+            entries = sorted((e for e in os.scandir(CACHE_DIR)
+                              if e.is_dir() and not e.name.startswith(".")),
+                             key=lambda e: e.stat().st_mtime)
+        except OSError:       # read-only tree, no space, an entry of this key appeared meanwhile
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+            return
+        for old in entries[:-CACHE_ENTRIES]:
+            shutil.rmtree(old.path, ignore_errors=True)
 
     def _write_build_info(self, flags):
         """Record what this build chose, beside the extension (and in the source package for
@@ -148,16 +291,12 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-setup(
-    ext_modules=cythonize(
+if __name__ == "__main__":            # also under pip (setuptools runs setup.py as __main__)
+    setup(
         # _core.pyx includes the hologram/_vm_*.pxi files (one of them generated from the ISA
         # table by hologram/_vmgen.py and committed): a change to any of them rebuilds.
-        [Extension("hologram._core", ["hologram/_core.pyx"], include_dirs=["hologram"],
-                   depends=["hologram/_vmhelpers.h", "hologram/_openmp.pxd",
-                            *sorted(glob.glob("hologram/_vm_*.pxi"))])],
-        compiler_directives=DIRECTIVES,
-        build_dir="build",
-        annotate=_flag("HOLOGRAM_ANNOTATE"),
-    ),
-    cmdclass={"build_ext": BuildExt},
-)
+        ext_modules=[Extension("hologram._core", ["hologram/_core.pyx"], include_dirs=["hologram"],
+                               depends=["hologram/_vmhelpers.h", "hologram/_openmp.pxd",
+                                        *sorted(glob.glob("hologram/_vm_*.pxi"))])],
+        cmdclass={"build_ext": BuildExt},
+    )

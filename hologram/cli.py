@@ -43,8 +43,13 @@ examples:
 RUN_EPILOG = """\
 parameters (--param rN=VALUE, repeatable; instead of rN, a name the program declares with
 .param):
-  rN=@FILE.npy        a global buffer loaded from a .npy file (any dtype; its bytes are bound)
-  rN=zeros:DTYPE:N    a zero-filled buffer of N elements of a numpy dtype (f32, float32, u8, ...)
+  rN=@FILE.npy        a global buffer loaded from a .npy file (any dtype, bound in C order;
+                      --out saves it with the file's shape)
+  rN=zeros:DTYPE:SHAPE
+                      a zero-filled buffer of a numpy dtype (f32, float32, u8, ...); SHAPE a
+                      count N (1-D: zeros:f32:1024) or dimensions (zeros:f32:96x64, 2x3x4),
+                      each at least 1; --out saves it with that shape
+  rN=ones:DTYPE:SHAPE a buffer of ones (numeric dtypes; bf16 gets bfloat16's 1.0)
   rN=TYPE:VALUE       a typed scalar, TYPE one of i8 i16 i32 i64 u8 u16 u32 u64 f16 bf16 f32 f64;
                       VALUE an integer (decimal, 0x.., 0b.., 0o..) or, for float types, a float,
                       inf or nan
@@ -157,39 +162,83 @@ def _parse_scalar(ty: str, value: str, where: str) -> Tuple[str, Any]:
         raise UsageError(f"{where}: {value!r} is not an integer ({ty} needs one)") from None
 
 
-def _parse_param(spec: str) -> Tuple[str, Any]:
+def _parse_buffer_shape(text: str) -> Optional[Tuple[int, ...]]:
+    """A buffer's shape: a count ``N`` (decimal, 0x.., 0o.., 0b..) is 1-D, ``D0xD1[x...]`` (or
+    ``D0,D1``; decimal dimensions) any rank. None if malformed or a dimension is below 1."""
+    try:
+        dims: Tuple[int, ...] = (int(text, 0),)
+    except ValueError:
+        parts = re.split(r"[x,]", text)
+        if len(parts) < 2 or not all(re.fullmatch(r"[0-9]+", p) for p in parts):
+            return None
+        dims = tuple(int(p) for p in parts)
+    return dims if all(d >= 1 for d in dims) else None
+
+
+def _filled_buffer(kind: str, rest: str, where: str) -> Any:
+    """``zeros:DTYPE:SHAPE`` or ``ones:DTYPE:SHAPE`` (``rest`` is ``DTYPE:SHAPE``)."""
     import numpy as np
 
+    dtype, _, shape_text = rest.partition(":")
+    try:
+        dt = np.dtype(_NUMPY_ALIASES.get(dtype, dtype))
+    except (TypeError, ValueError):
+        dt = None
+    shape = _parse_buffer_shape(shape_text)
+    usage = (f"expected {kind}:DTYPE:SHAPE, SHAPE a count N or dimensions like 96x64, each at "
+             f"least 1 (e.g. {kind}:f32:1024)")
+    if dt is None:
+        raise UsageError(f"{where}: unknown dtype {dtype!r}; {usage}")
+    if shape is None:
+        raise UsageError(f"{where}: bad shape {shape_text!r}; {usage}")
+    if dt.hasobject:           # a kernel could read and overwrite the object pointers
+        raise UsageError(f"{where}: dtype {dt} holds Python object references; use a "
+                         f"numeric dtype")
+    if kind == "ones" and dt.kind not in "biufc":
+        raise UsageError(f"{where}: ones needs a numeric dtype, not {dt}")
+    nbytes = dt.itemsize
+    for d in shape:
+        nbytes *= d
+    if nbytes > sys.maxsize:
+        raise UsageError(f"{where}: shape {shape_text!r} of {dt} is too large")
+    try:
+        if kind == "zeros":
+            return np.zeros(shape, dt)
+        # bf16 buffers hold bit patterns (uint16): 0x3F80 is bfloat16's 1.0.
+        return np.full(shape, 0x3F80 if dtype == "bf16" else 1, dt)
+    except (MemoryError, ValueError, OverflowError) as e:
+        raise UsageError(f"{where}: cannot allocate shape {shape_text!r} of {dt} "
+                         f"({nbytes} bytes): {e}") from None
+
+
+def _load_npy(path: str, where: str) -> Any:
+    """A .npy file's array, C-contiguous, with the file's shape (0-d included)."""
+    import numpy as np
+
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, MemoryError) as e:
+        raise UsageError(f"{where}: cannot load {path}: {e}") from None
+    if not isinstance(loaded, np.ndarray):        # an .npz archive
+        loaded.close()
+        raise UsageError(f"{where}: {path} is an .npz archive, not a .npy array (np.save)")
+    # ascontiguousarray makes 0-d arrays 1-d: reshape keeps the file's shape for --out.
+    return np.ascontiguousarray(loaded).reshape(loaded.shape)
+
+
+def _parse_param(spec: str) -> Tuple[str, Any]:
     reg, sep, value = spec.partition("=")
     reg = reg.strip()
     where = f"--param {spec}"
     if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.$]*", reg):
-        raise UsageError(f"{where}: expected rN=VALUE (rN=@file.npy, rN=zeros:DTYPE:N, "
-                         f"rN=TYPE:VALUE or rN=NUMBER; rN or a declared name)")
+        raise UsageError(f"{where}: expected rN=VALUE (rN=@file.npy, rN=zeros:DTYPE:SHAPE, "
+                         f"rN=ones:DTYPE:SHAPE, rN=TYPE:VALUE or rN=NUMBER; rN or a declared "
+                         f"name)")
     if value.startswith("@"):
-        path = value[1:]
-        try:
-            arr = np.ascontiguousarray(np.load(path, allow_pickle=False))
-        except (OSError, ValueError, MemoryError) as e:
-            raise UsageError(f"{where}: cannot load {path}: {e}") from None
-        return reg, arr
+        return reg, _load_npy(value[1:], where)
     head, _, rest = value.partition(":")
-    if head == "zeros":
-        dtype, _, count = rest.partition(":")
-        try:
-            dt = np.dtype(_NUMPY_ALIASES.get(dtype, dtype))
-            n = int(count, 0)
-            if n < 0:
-                raise ValueError(count)
-        except (TypeError, ValueError):
-            raise UsageError(f"{where}: expected zeros:DTYPE:N (e.g. zeros:f32:1024)") from None
-        if dt.hasobject:       # a kernel could read and overwrite the object pointers
-            raise UsageError(f"{where}: dtype {dt} holds Python object references; use a "
-                             f"numeric dtype")
-        try:
-            return reg, np.zeros(n, dt)
-        except (MemoryError, ValueError, OverflowError):
-            raise UsageError(f"{where}: cannot allocate {n} elements of {dt}") from None
+    if head in ("zeros", "ones"):
+        return reg, _filled_buffer(head, rest, where)
     if head in _TYPES and rest:
         return reg, _parse_scalar(head, rest, where)
     for parse in (lambda v: int(v, 0), float):        # a bare number: declared scalars only
@@ -197,8 +246,8 @@ def _parse_param(spec: str) -> Tuple[str, Any]:
             return reg, parse(value)
         except ValueError:
             pass
-    raise UsageError(f"{where}: unknown value {value!r}; use @file.npy, zeros:DTYPE:N or TYPE:VALUE "
-                     f"with TYPE in {' '.join(_TYPES)}")
+    raise UsageError(f"{where}: unknown value {value!r}; use @file.npy, zeros:DTYPE:SHAPE, "
+                     f"ones:DTYPE:SHAPE, TYPE:VALUE with TYPE in {' '.join(_TYPES)} or a number")
 
 
 _NUMPY_ALIASES = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8",
@@ -254,7 +303,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for reg, _ in outs:
         if not isinstance(params.get(reg), np.ndarray):
             raise UsageError(f"--out {reg}=...: {reg} is not bound to a buffer "
-                             f"(give --param {reg}=@file.npy or {reg}=zeros:DTYPE:N)")
+                             f"(give --param {reg}=@file.npy or {reg}=zeros:DTYPE:SHAPE)")
     prog = _load_program(args.file, args.format)
     grid = _parse_shape(args.grid, "--grid") if args.grid else None
     block = _parse_shape(args.block, "--block") if args.block else None

@@ -158,7 +158,7 @@ def test_run_step_limit(files, capsys):
     (["--param", "4x=u64:1"], "expected rN=VALUE"),
     (["--param", "x4=u64:1"], "or a name the program declares"),   # no .param: names unknown
     (["--param", "r4=@missing.npy"], "cannot load missing.npy"),
-    (["--param", "r4=zeros:nope:3"], "expected zeros:DTYPE:N"),
+    (["--param", "r4=zeros:nope:3"], "unknown dtype 'nope'; expected zeros:DTYPE:SHAPE"),
     (["--param", "r4=u64:1", "--param", "r4=u64:2"], "r4 given twice"),
     (["--param", "r4=u64:1", "--out", "r4=x.npy"], "r4 is not bound to a buffer"),
     (["--param", "r4=u64:1", "--out", "r3"], "expected rN=FILE.npy"),
@@ -171,6 +171,96 @@ def test_run_usage_errors_exit_2(files, capsys, args, message):
     code, out, err = run(capsys, *RUN_VA, *args)
     assert code == 2 and out == ""
     assert err.startswith("hologram run: error: ") and message in err, err
+
+
+# Each lane stores its global id (as f32) at its index of r1, if below r4.
+IOTA = """
+.kernel iota
+.block 64
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        mov_imm.u32 r250, 2
+        shl.u64     r0, r255, r250
+        cvt.f32.u64 r10, r255
+        stg.f32     [r1 + r0], r10
+done:
+        exit
+"""
+
+
+@pytest.mark.parametrize("param, shape", [
+    ("zeros:f32:96x64", (96, 64)),
+    ("ones:f32:96x64", (96, 64)),
+    ("zeros:float32:2x3x1024", (2, 3, 1024)),
+    ("zeros:f32:96,64", (96, 64)),
+    ("zeros:f32:6144", (6144,)),                # a count stays 1-D
+    ("zeros:f32:0x1800", (6144,)),              # ... also written in hex
+    ("@in.npy", (96, 64)),                      # a file's shape is kept
+    ("@fortran.npy", (96, 64)),                 # bound (and saved) in C order
+])
+def test_run_out_keeps_the_shape(files, capsys, param, shape):
+    (files / "iota.hasm").write_text(IOTA)
+    np.save(files / "in.npy", np.full((96, 64), -1, np.float32))
+    np.save(files / "fortran.npy", np.asfortranarray(np.full((96, 64), -1, np.float32)))
+    code, out, err = run(capsys, "run", "iota.hasm", "--grid", "96", "--param", f"r1={param}",
+                         "--param", "r4=u64:6144", "--out", "r1=o.npy")
+    assert code == 0, err
+    o = np.load(files / "o.npy")
+    assert o.shape == shape and o.dtype == np.float32 and o.flags.c_contiguous
+    assert o.ravel().tolist() == list(range(6144))
+
+
+def test_run_out_keeps_a_0d_file(files, capsys):
+    (files / "iota.hasm").write_text(IOTA)
+    np.save(files / "s.npy", np.float32(-1))
+    code, _, err = run(capsys, "run", "iota.hasm", "--block", "4", "--param", "r1=@s.npy",
+                       "--param", "r4=u64:1", "--out", "r1=o.npy")
+    assert code == 0, err
+    o = np.load(files / "o.npy")
+    assert o.shape == () and o == 0
+
+
+@pytest.mark.parametrize("param, dtype, value", [
+    ("ones:f32:2x3", np.float32, 1.0),
+    ("ones:f16:2x3", np.float16, 1.0),
+    ("ones:i8:2x3", np.int8, 1),
+    ("ones:u64:2x3", np.uint64, 1),
+    ("ones:bf16:2x3", np.uint16, 0x3F80),       # bf16 buffers hold bit patterns: 1.0
+])
+def test_run_ones(files, capsys, param, dtype, value):
+    (files / "nop.hasm").write_text("exit\n")
+    code, _, err = run(capsys, "run", "nop.hasm", "--param", f"r1={param}", "--out", "r1=o.npy")
+    assert code == 0, err
+    o = np.load(files / "o.npy")
+    assert o.shape == (2, 3) and o.dtype == dtype and (o == value).all()
+
+
+@pytest.mark.parametrize("param, message", [
+    ("zeros:f32:0", "bad shape '0'"),
+    ("zeros:f32:96x0", "bad shape '96x0'"),
+    ("ones:f32:0x0", "bad shape '0x0'"),
+    ("zeros:f32:-3", "bad shape '-3'"),
+    ("zeros:f32:3x-3", "bad shape '3x-3'"),
+    ("zeros:f32:axb", "bad shape 'axb'"),
+    ("zeros:f32:4x", "bad shape '4x'"),
+    ("zeros:f32:4xx4", "bad shape '4xx4'"),
+    ("zeros:f32:1.5", "bad shape '1.5'"),
+    ("zeros:f32:", "bad shape ''"),
+    ("zeros:f32", "bad shape ''"),
+    ("zeros:f32:99999999999999999999x99999999", "shape '99999999999999999999x99999999' of "
+                                                "float32 is too large"),
+    ("zeros:f32:" + "x".join(["1"] * 100), "cannot allocate shape '1x1x1"),
+    ("zeros:f64:1000000x1000000x1000000", "cannot allocate shape '1000000x1000000x1000000'"),
+    ("ones:nope:3", "unknown dtype 'nope'; expected ones:DTYPE:SHAPE"),
+    ("ones:S3:3", "ones needs a numeric dtype"),
+    ("zeros:O:3", "holds Python object references"),
+    ("@z.npz", "z.npz is an .npz archive"),
+])
+def test_run_bad_buffer_shapes_exit_2(files, capsys, param, message):
+    np.savez(files / "z.npz", a=np.zeros(3))
+    code, out, err = run(capsys, *RUN_VA, "--param", f"r4={param}")
+    assert code == 2 and out == ""
+    assert err.startswith(f"hologram run: error: --param r4={param}: ") and message in err, err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +286,7 @@ def test_help_and_version(capsys):
         assert word in out
     code, out, _ = run(capsys, "run", "--help")
     assert code == 0 and "rN=TYPE:VALUE" in out and "--max-steps" in out
+    assert "rN=zeros:DTYPE:SHAPE" in out and "zeros:f32:96x64" in out and "rN=ones:" in out
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.strip() == f"hologram {hg.__version__}"
 

@@ -33,7 +33,7 @@ lane-dependent, lost at a merge; ``("nonaffine",)`` a non-affine function of lan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from .errors import HologramError
 from .isa import (GADDR, REG, REGIMM, AtomOp, BufferOffset, DType, Imm, Instruction,
@@ -174,7 +174,7 @@ def _mul(x: Value, y: Value) -> Value:
     return _combine([x, y])
 
 
-_CONST_OPS = {
+_CONST_OPS: Dict[str, Callable[[int, int], Optional[int]]] = {
     "DIV": lambda a, b: a // b if b else None, "REM": lambda a, b: a % b if b else None,
     "SHR": lambda a, b: a >> b if 0 <= b < 64 else None, "AND": lambda a, b: a & b,
     "OR": lambda a, b: a | b, "XOR": lambda a, b: a ^ b, "MIN": min, "MAX": max,
@@ -286,7 +286,7 @@ class _Flow:
                 if _uniform(amount):
                     return UNIFORM if _uniform(x) else ANY
         if v == "NEG" and ints and st[ins.src] is not None and st[ins.src][0] == "lin":
-            return _scale(st[ins.src], -1)                   # type: ignore[arg-type]
+            return _scale(st[ins.src], -1)
         if v == "CVT":
             x = st[ins.src]
             if ins.src_ty.is_int and ins.dst_ty.is_int:

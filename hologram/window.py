@@ -24,18 +24,19 @@ class BufferWindow:
     __slots__ = ("data", "base", "size")
 
     def __init__(self, data: Any, base: int, size: Optional[int] = None):
-        for name, v in (("base", base), ("size", size)):
-            if v is None and name == "size":
-                continue
-            if isinstance(v, bool) or not hasattr(v, "__index__") or not 0 <= v < 2**64:
-                raise ValueError(f"BufferWindow: {name} must be an int in [0, 2^64), got {v!r}")
         self.data = data
-        self.base = int(base)
-        self.size = None if size is None else int(size)
+        self.base = _offset(base, "base")
+        self.size = None if size is None else _offset(size, "size")
 
     def __repr__(self) -> str:
         return (f"BufferWindow(<{type(self.data).__name__}>, base={self.base}, "
                 f"size={self.size})")
+
+
+def _offset(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not hasattr(v, "__index__") or not 0 <= v.__index__() < 2**64:
+        raise ValueError(f"BufferWindow: {name} must be an int in [0, 2^64), got {v!r}")
+    return int(v.__index__())
 
 
 class WindowInfo(NamedTuple):

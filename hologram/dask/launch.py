@@ -182,8 +182,9 @@ def _classify(program: Program, params: Mapping[Any, Any]
                 arrays[reg] = x
                 out.append(_Param(key, reg, "in", name, _dtype(x), tuple(x.shape)))
             else:
-                shape = (value.shape,) if isinstance(value.shape, (int, np.integer)) \
-                    else tuple(int(s) for s in value.shape)
+                dims = (value.shape,) if isinstance(value.shape, (int, np.integer)) \
+                    else value.shape
+                shape = tuple(int(s) for s in dims)
                 out.append(_Param(key, reg, "out", name, np.dtype(value.dtype), shape,
                                   value=value.chunks))
         elif isinstance(value, Replicated):
@@ -320,6 +321,8 @@ def _graph(job: _Job, bounds: List[int], arrays: Dict[int, Any]) -> Dict[Any, da
     delayed_in: Dict[int, Any] = {}
     for p in job.params:
         x = arrays.get(p.reg)
+        if x is None:
+            continue
         if p.kind == "in":
             rows = tuple((b - a) // p.row for a, b in zip(bounds[:-1], bounds[1:]))
             x = x.rechunk((rows,) + tuple(-1 for _ in p.shape[1:]))
@@ -454,7 +457,7 @@ def _fault(job: _Job, k: int, start: int, stop: int, e: ExecutionError
     where = getattr(e, "window", None) if isinstance(e, OutOfBounds) else None
     if where is not None and where.inside:
         name = next(p.name for p in job.params if p.reg == where.reg)
-        e = NotPartitionable(
+        return (1, e.global_lane_id), NotPartitionable(
             f"lane {e.global_lane_id} accessed bytes [{where.offset}, "
             f"{where.offset + where.nbytes}) of {name}, outside its chunk: chunk {k} holds "
             f"elements [{start}, {stop}), bytes [{where.base}, {where.end}) (found at run "

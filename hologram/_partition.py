@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 from .errors import HologramError
 from .isa import (GADDR, REG, REGIMM, AtomOp, BufferOffset, DType, Imm, Instruction,
                   PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, SReg)
-from .verify import _successors
+from .verify import fixpoint
 
 __all__ = ["NotPartitionable", "Role", "Analysis", "check"]
 
@@ -201,38 +201,8 @@ class _Flow:
                 entry[reg] = UNIFORM if role.value is None else _lin(0, 0, role.value)
             else:
                 entry[reg] = ("h", reg)
-        self.states = self._solve(entry)
-
-    def _solve(self, entry: List[Value]) -> List[Optional[List[Value]]]:
-        prog = self.program
-        n = len(prog)
-        states: List[Optional[List[Value]]] = [None] * (n + 1)
-        states[0] = entry
-        return_points: List[int] = []
-        rets: List[int] = []
-        work = [0]
-        while work:
-            pc = work.pop()
-            if pc >= n:
-                continue
-            ins = prog.instructions[pc]
-            if ins.variant == "CALL" and pc + 1 not in return_points:
-                return_points.append(pc + 1)
-                work.extend(r for r in rets if states[r] is not None)
-            elif ins.variant == "RET" and pc not in rets:
-                rets.append(pc)
-            out = self.transfer(pc, ins, states[pc])   # type: ignore[arg-type]
-            for s in _successors(pc, ins, prog.labels, return_points):
-                cur = states[s]
-                if cur is None:
-                    states[s] = out
-                    work.append(s)
-                else:
-                    merged = [join(a, b) for a, b in zip(cur, out)]
-                    if merged != cur:
-                        states[s] = merged
-                        work.append(s)
-        return states
+        self.states = fixpoint(program, entry, self.transfer,
+                               lambda cur, out: [join(a, b) for a, b in zip(cur, out)])
 
     def operand(self, state: List[Value], v: Any) -> Value:
         """A register's value, or an immediate's (ISA 1.1 regimm fields)."""

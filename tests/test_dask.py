@@ -24,6 +24,8 @@ import hologram.dask as hd  # noqa: E402
 from hologram import kernels, ops  # noqa: E402
 from hologram.dask import _runtime  # noqa: E402
 
+from helpers import histogram  # noqa: E402
+
 RNG = np.random.default_rng(16)
 N = 1000
 # chunkings: one chunk, a ragged last chunk, chunks that are no multiple of the 256-lane
@@ -200,25 +202,11 @@ def test_engine_reference():
 
 # ---- chunked launches (synchronous scheduler)
 
-HIST = """
-.block 256
-; r1 = x (u8), r2 = bins (u32[256], reduced with add), r3 = n
-        setgeu.u64   p0, r255, r3
-        bra.p0       @done
-        ldg.u8       r10, [r1 + r255]
-        cvt.u64.u8   r11, r10
-        mov_imm.u32  r12, 2
-        shl.u64      r13, r11, r12
-        mov_imm.u32  r14, 1
-        atom.add.u32 r15, [r2 + r13], r14
-done:
-        exit
-"""
 VADD = hg.assemble(kernels.render("binary", T="f32", OP="add", NAME="vadd"))
 
 
 def hist_launch(x: np.ndarray, chunks: Any, **kw: Any) -> Any:
-    return hd.launch(hg.assemble(HIST), params={
+    return hd.launch(histogram(), params={
         "r1": hd.partitioned(chunked(x, chunks)), "r2": hd.reduced(np.zeros(256, np.uint32)),
         "r3": ("u64", x.size)}, **kw)["r2"]
 
@@ -350,7 +338,7 @@ def test_rejections_happen_when_launch_is_called():
                                     "r3": out, **scalars})["r3"]
     assert sync(got).tobytes() == ops.gather(X, sync(idx)).tobytes()
     with pytest.raises(hd.NotPartitionable, match="atomics on r2, a partitioned"):
-        hd.launch(hg.assemble(HIST), params={"r1": hd.partitioned(chunked(XI.astype(np.uint8),
+        hd.launch(histogram(), params={"r1": hd.partitioned(chunked(XI.astype(np.uint8),
                                                                           300)),
                                              "r2": hd.partitioned(chunked(XI, 300)),
                                              "r3": ("u64", N)})
@@ -625,7 +613,7 @@ def test_a_worker_restarted_mid_graph_still_gives_exact_results():
     xb = rs.randint(0, 256, 2_000_000, chunks=50_000).astype(np.uint8)
     xf = rs.standard_normal(4_000_000, chunks=100_000).astype(np.float32)
     total = hd.sum(hd.gelu(xf))
-    bins = hd.launch(hg.assemble(HIST), params={
+    bins = hd.launch(histogram(), params={
         "r1": hd.partitioned(xb), "r2": hd.reduced(np.zeros(256, np.uint32)),
         "r3": ("u64", xb.shape[0])})["r2"]
     want_total, x = sync(total), sync(xb)

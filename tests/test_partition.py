@@ -16,6 +16,8 @@ from hologram import kernels
 from hologram._partition import NotPartitionable, Role, check
 from hologram.isa import DType
 
+from helpers import HISTOGRAM, HISTOGRAM_ATOMIC, histogram
+
 
 def P(name: str, itemsize: int) -> Role:
     return Role("partitioned", name, itemsize=itemsize)
@@ -32,24 +34,8 @@ def red(name: str, op: str = "add", dtype: DType = DType.U32) -> Role:
     return Role("reduced", name, op=op, dtype=dtype)
 
 
-HIST = """
-.block 256
-; r1 = x (u8), r2 = bins (u32[256]), r3 = n
-        setgeu.u64   p0, r255, r3
-        bra.p0       @done
-        ldg.u8       r10, [r1 + r255]
-        cvt.u64.u8   r11, r10
-        mov_imm.u32  r12, 2
-        shl.u64      r13, r11, r12
-        mov_imm.u32  r14, 1
-        {atomic}
-done:
-        exit
-"""
-
-
-def hist(atomic: str = "atom.add.u32 r15, [r2 + r13], r14") -> hg.Program:
-    return hg.assemble(HIST.format(atomic=atomic))
+def hist(atomic: str = HISTOGRAM_ATOMIC) -> hg.Program:
+    return histogram(atomic)
 
 
 def elementwise(load: str, block: int = 256) -> hg.Program:
@@ -208,7 +194,7 @@ def test_atomics_and_reduced_arrays(atomic, roles, match):
 
 def test_atomic_value_read_after_a_merge():
     prog = hist("atom.add.u32 r15, [r2 + r13], r14\n bra @done\n mov.u32 r15, r14")
-    prog2 = hg.assemble(HIST.format(atomic="atom.add.u32 r15, [r2 + r13], r14").replace(
+    prog2 = hg.assemble(HISTOGRAM.format(atomic=HISTOGRAM_ATOMIC).replace(
         "exit", "sel.u32 r16, p0, r15, r14\n exit"))
     assert check(prog, {1: P("x", 1), 2: red("bins"), 3: S("n", 5)}, 256)
     reject(prog2, {1: P("x", 1), 2: red("bins"), 3: S("n", 5)}, "reads r15")

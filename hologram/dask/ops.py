@@ -464,15 +464,7 @@ def gemm(a: Any, b: Any, *, split_every: Any = None, num_threads: Optional[int] 
     _run("gemm", ThreadPolicy(1), engine, np.empty((0, 0), a.dtype), np.empty((0, 0), b.dtype))
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"gemm: inner dimensions differ: a is {a.shape}, b is {b.shape}")
-    b = b.rechunk({0: a.chunks[1]})
-    pol = policy(num_threads)
-    kw = dict(op="gemm", extra=(), pol=pol, engine=engine, dtype=a.dtype)
-    if a.numblocks[1] == 1:
-        return da.blockwise(_chunk_op, "ij", a, "ik", b, "kj", concatenate=True,
-                            meta=_meta(a.dtype, 2), **kw)
-    partial = da.blockwise(_chunk_product, "ijk", a, "ik", b, "kj", adjust_chunks={"k": 1},
-                           meta=_meta(a.dtype, 3), **kw)
-    return _reduce("add", "gemm", partial, -1, split_every, num_threads, engine, B.FLOAT)
+    return _product("gemm", a, b, "kj", "ij", split_every, num_threads, engine)
 
 
 def matvec(a: Any, x: Any, *, split_every: Any = None, num_threads: Optional[int] = None,
@@ -487,15 +479,21 @@ def matvec(a: Any, x: Any, *, split_every: Any = None, num_threads: Optional[int
     _run("matvec", ThreadPolicy(1), engine, np.empty((0, 0), a.dtype), np.empty(0, x.dtype))
     if x.shape[0] != a.shape[1]:
         raise ValueError(f"matvec: a is {a.shape} but x has {x.shape[0]} elements")
-    x = x.rechunk({0: a.chunks[1]})
-    pol = policy(num_threads)
-    kw = dict(op="matvec", extra=(), pol=pol, engine=engine, dtype=a.dtype)
+    return _product("matvec", a, x, "k", "i", split_every, num_threads, engine)
+
+
+def _product(op: str, a: da.Array, b: da.Array, b_ind: str, out_ind: str, split_every: Any,
+             num_threads: Optional[int], engine: Engine) -> da.Array:
+    """``op`` (gemm or matvec) of a ("ik") and b (``b_ind``): with one chunk along k, the op
+    per output block; else partial products per k chunk (a trailing axis), summed on the VM."""
+    b = b.rechunk({0: a.chunks[1]})
+    kw = dict(op=op, extra=(), pol=policy(num_threads), engine=engine, dtype=a.dtype)
     if a.numblocks[1] == 1:
-        return da.blockwise(_chunk_op, "i", a, "ik", x, "k", concatenate=True,
-                            meta=_meta(a.dtype, 1), **kw)
-    partial = da.blockwise(_chunk_product, "ik", a, "ik", x, "k", meta=_meta(a.dtype, 2),
-                           adjust_chunks={"k": 1}, **kw)
-    return _reduce("add", "matvec", partial, -1, split_every, num_threads, engine, B.FLOAT)
+        return da.blockwise(_chunk_op, out_ind, a, "ik", b, b_ind, concatenate=True,
+                            meta=_meta(a.dtype, len(out_ind)), **kw)
+    partial = da.blockwise(_chunk_product, out_ind + "k", a, "ik", b, b_ind,
+                           adjust_chunks={"k": 1}, meta=_meta(a.dtype, len(out_ind) + 1), **kw)
+    return _reduce("add", op, partial, -1, split_every, num_threads, engine, B.FLOAT)
 
 
 def _chunk_product(*blocks: Any, op: str, extra: Tuple[Any, ...], pol: ThreadPolicy,

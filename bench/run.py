@@ -4,6 +4,7 @@
     python bench/run.py --quick     # a short run (fewer sizes, shorter timing)
     python bench/run.py --ops       # hologram.ops vs numpy at n = 2^20 (bench/ops.py)
     python bench/run.py --peers     # add numba prange peers (bench/peers.py) to the tables
+    python bench/run.py --dask      # hologram.dask on LocalClusters (bench/dask_scaling.py)
     python bench/run.py --targets   # also check the project's performance targets
 
 For every kernel and size: the sequential run (num_threads=1), the parallel run (all threads),
@@ -82,6 +83,10 @@ def main(argv=None) -> int:
     ap.add_argument("--ops", action="store_true",
                     help="time hologram.ops against numpy (n = 2^20, gemm 512x512) instead of "
                          "the kernels")
+    ap.add_argument("--dask", action="store_true",
+                    help="hologram.dask scaling: no dask vs LocalClusters of 1 and 2 workers, "
+                         "chunk-size sweep, task overhead (bench/dask_scaling.py; --quick: "
+                         "2^22 elements instead of 2^25)")
     ap.add_argument("--peers", action="store_true",
                     help="time numba prange peers (bench/peers.py) next to hologram and numpy")
     ap.add_argument("--targets", action="store_true",
@@ -125,6 +130,9 @@ def main(argv=None) -> int:
 
     if args.ops:
         return main_ops(args, header, budget, threads, monitor)
+    if args.dask:
+        import dask_scaling
+        return dask_scaling.run(args, header, monitor, fmt_time)
 
     rng = np.random.default_rng(12345)
     be = hg.CpuBackend()

@@ -20,6 +20,7 @@ from .errors import (AllocationFailed, AssemblyError, AssemblyWarning, BackendBu
 from .isa import DType, Instruction, ParamDecl
 from .program import Program
 from .text import assemble
+from .window import BufferWindow
 
 
 def __getattr__(name: str):
@@ -37,6 +38,6 @@ __all__ = [
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
     "CallStackUnderflow", "BarrierDivergence", "WarpDivergence", "InvalidCoordinate",
     "AllocationFailed", "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy",
-    "AssemblyWarning", "show_config",
+    "AssemblyWarning", "show_config", "BufferWindow",
     "__version__",
 ]

@@ -65,4 +65,6 @@ class Engine:
         num_threads: int,
         resonance: Optional[np.ndarray] = None,  # double[::1] (96,), accumulated into
         timeout: float = 0,                      # seconds; 0: none
+        block_range: Optional[Tuple[int, int]] = None,   # (start, stop) blocks; None: all
+        windows: Optional[Dict[int, int]] = None,        # parameter handle -> window base
     ) -> Optional[Tuple[int, int, int, int, int, int, int, int]]: ...

@@ -32,7 +32,7 @@ cdef inline void exec_atomic(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, 
     cdef int64_t L = c.L
     cdef bint shared = op == OP_ATOMS or op == OP_ATOMS_CAS
     cdef bint cas = op == OP_ATOM_CAS or op == OP_ATOMS_CAS
-    cdef uint64_t h, off, s, old, new, prev, size
+    cdef uint64_t h, off, s, old, new, prev, size, wlo
     cdef uint64_t mask = (<uint64_t>0xFFFFFFFFFFFFFFFF) >> (64 - 8 * nb)
     cdef uint8_t* p
     cdef uint64_t* dst = w.regs + ins[C_DST] * L
@@ -46,7 +46,7 @@ cdef inline void exec_atomic(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, 
         lane = g[i]
         lane_address(c, w, ins, lane, &h, &off, shared)
         p = shared_ptr(c, w, lane, pc, off, nb, 1) if shared else \
-            global_ptr(c, w, lane, pc, h, off, nb, 1, &size)
+            global_ptr(c, w, lane, pc, h, off, nb, 1, &size, &wlo)
         if p == NULL:
             continue
         s = src[lane]

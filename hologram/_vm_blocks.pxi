@@ -150,13 +150,13 @@ cdef void run_worker(Ctx* c, Worker* w) noexcept nogil:
     """Claim chunks of blocks until none is left (or a fault/abort makes the rest moot)."""
     cdef int64_t start, b, stop
     while True:
-        start = hg_fetch_add_i64(&c.next_block, c.chunk)
+        start = hg_fetch_add_i64(&c.next_block, c.chunk)     # counts from 0 in the range
         if start >= c.nblocks:
             return
         stop = start + c.chunk
         if stop > c.nblocks:
             stop = c.nblocks
-        for b in range(start, stop):
+        for b in range(c.first_block + start, c.first_block + stop):
             # a block costs at least its lanes and clearing its shared memory (64 bytes about
             # a lane-instruction): launches of empty blocks poll for Ctrl-C / timeout too
             w.budget -= c.L + (c.shared_size >> 6)

@@ -80,7 +80,8 @@ cdef struct Ctx:
     int64_t nslots
     int64_t L                    # lanes per block
     int64_t Bx, By, Bz, gx, gy, gz
-    int64_t nblocks
+    int64_t nblocks              # blocks this launch runs: first_block .. first_block + nblocks - 1
+    int64_t first_block          # (a block range of the grid; 0 and all blocks by default)
     int64_t shared_size
     int has_max_steps
     uint64_t max_steps
@@ -88,6 +89,7 @@ cdef struct Ctx:
     const uint64_t* buf_handle
     uint8_t** buf_ptr
     const uint64_t* buf_size
+    const uint64_t* buf_lo       # window base: the buffer holds bytes [lo, lo + size) (0: plain)
     uint8_t* boundary
     PoolsC* pools
     int64_t ninit                # parameter registers
@@ -140,6 +142,7 @@ cdef struct Worker:
     uint64_t lk_handle[LOOKUP_CACHE]     # cached_lookup's entries (lk_base NULL: empty)
     uint8_t* lk_base[LOOKUP_CACHE]
     uint64_t lk_size[LOOKUP_CACHE]
+    uint64_t lk_lo[LOOKUP_CACHE]
     int64_t block, bx, by, bz, base_gid
     int dirty                    # a lane of the current group faulted
     int64_t fault_gid            # lowest faulting global lane seen by this thread (-1: none)

@@ -143,32 +143,38 @@ cdef int pick_threads(Ctx* c, int num_threads) noexcept:
     return nthreads
 
 
-cdef int fill_handle_table(Ctx* c, HostTable host, list params, uint64_t* handles,
-                           uint8_t** ptrs, uint64_t* sizes) except -1:
+cdef int fill_handle_table(Ctx* c, HostTable host, list params, dict windows,
+                           uint64_t* handles, uint8_t** ptrs, uint64_t* sizes,
+                           uint64_t* los) except -1:
     """The handle table: host buffers, then this launch's parameters as (handle, address,
-    nbytes). A prepared launch's parameters keep their handles while host buffers allocated
-    later get higher ones: insert the parameters in order (lookup is a binary search)."""
+    nbytes), with the window base of the parameters in ``windows`` (handle -> base). A prepared
+    launch's parameters keep their handles while host buffers allocated later get higher ones:
+    insert the parameters in order (lookup is a binary search)."""
     cdef int64_t i, j, nhost = host.n, nbufs = host.n + len(params)
     if nhost:
         memcpy(handles, host.handles, sizeof(uint64_t) * nhost)
         memcpy(ptrs, host.ptrs, sizeof(uint8_t*) * nhost)
         memcpy(sizes, host.sizes, sizeof(uint64_t) * nhost)
+        memset(los, 0, sizeof(uint64_t) * nhost)
     for i in range(nhost, nbufs):
         h, addr, size = params[i - nhost]
         handles[i] = h
         ptrs[i] = <uint8_t*><uint64_t>addr
         sizes[i] = size
+        los[i] = windows.get(h, 0) if windows else 0
     for i in range(nhost, nbufs):
         j = i
         while j > 0 and handles[j - 1] > handles[j]:
             handles[j - 1], handles[j] = handles[j], handles[j - 1]
             ptrs[j - 1], ptrs[j] = ptrs[j], ptrs[j - 1]
             sizes[j - 1], sizes[j] = sizes[j], sizes[j - 1]
+            los[j - 1], los[j] = los[j], los[j - 1]
             j -= 1
     c.nbufs = nbufs
     c.buf_handle = handles
     c.buf_ptr = ptrs
     c.buf_size = sizes
+    c.buf_lo = los
     return 0
 
 
@@ -322,7 +328,8 @@ cdef class Engine:
 
     def run(self, Prepared prog, tuple grid, tuple block, int64_t shared_size,
             object max_steps, HostTable host, list params, list init, int num_threads,
-            double[::1] resonance=None, double timeout=0):
+            double[::1] resonance=None, double timeout=0, tuple block_range=None,
+            dict windows=None):
         """Run a prepared program.
 
         host describes the backend's buffers (sorted by handle); params lists the launch's bound
@@ -331,6 +338,9 @@ cdef class Engine:
         None or the lowest fault as (code, global lane, pc, d0, d1, d2, d3, d4); resonance is
         accumulated into (None: the program has no res.accum). timeout > 0: seconds after
         which the launch stops with F_TIMEOUT (checked with Ctrl-C, every SIGNAL_INTERVAL).
+        block_range: (start, stop) linear block indices of the grid to run (checked by the
+        caller: 0 <= start <= stop <= blocks of the grid); None runs them all. windows maps the
+        handles of parameters bound as windows to their base offset.
         """
         cdef Ctx c
         cdef int64_t init_slot[MAX_INIT]
@@ -342,6 +352,9 @@ cdef class Engine:
         memset(&c, 0, sizeof(Ctx))
         describe_launch(&c, prog, grid, block, shared_size, max_steps, init, init_slot,
                         init_tag, init_val, once)
+        if block_range is not None:
+            c.first_block = block_range[0]
+            c.nblocks = block_range[1] - block_range[0]
         c.boundary = <uint8_t*>self.pools.p.chunks[0][0].ptr
         c.pools = &self.pools.p
         if timeout > 0:
@@ -353,11 +366,13 @@ cdef class Engine:
         cdef uint64_t* handles = <uint64_t*>malloc(sizeof(uint64_t) * (nbufs + 1))
         cdef uint8_t** ptrs = <uint8_t**>malloc(sizeof(uint8_t*) * (nbufs + 1))
         cdef uint64_t* sizes = <uint64_t*>malloc(sizeof(uint64_t) * (nbufs + 1))
+        cdef uint64_t* los = <uint64_t*>malloc(sizeof(uint64_t) * (nbufs + 1))
         cdef Worker* workers = <Worker*>calloc(nthreads, sizeof(Worker))
         try:
-            if handles == NULL or ptrs == NULL or sizes == NULL or workers == NULL:
+            if handles == NULL or ptrs == NULL or sizes == NULL or los == NULL or \
+                    workers == NULL:
                 raise MemoryError()
-            fill_handle_table(&c, host, params, handles, ptrs, sizes)
+            fill_handle_table(&c, host, params, windows, handles, ptrs, sizes, los)
             self._init_workers(&c, workers, nthreads)
             with nogil:
                 if nthreads == 1:
@@ -370,5 +385,6 @@ cdef class Engine:
             free(handles)
             free(ptrs)
             free(sizes)
+            free(los)
             free(workers)
             self._trim()

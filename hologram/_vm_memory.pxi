@@ -3,12 +3,16 @@
 # cache in front), checks its bounds and moves the bytes. LDG/STG of a group take the first
 # path that applies: addresses known from register shapes (memory_affine, O(1) checks), one
 # buffer for the whole group in bounds (memory_unchecked), else lane by lane (exec_memory).
+# A buffer may be a *window* of a larger virtual buffer: it holds bytes [lo, lo + size), so an
+# offset o is byte o - lo of its memory (with unsigned arithmetic an offset below lo wraps to a
+# huge value, which the size check rejects); plain buffers have lo = 0.
 
 # hot: begin
-cdef inline uint8_t* lookup(Ctx* c, uint64_t h, uint64_t* size) noexcept nogil:
-    """First byte and size of buffer h (handle 0, class windows, the sorted handle table), or
-    NULL if the handle is unknown."""
+cdef inline uint8_t* lookup(Ctx* c, uint64_t h, uint64_t* size, uint64_t* wlo) noexcept nogil:
+    """First byte, size and window base of buffer h (handle 0, class windows, the sorted
+    handle table), or NULL if the handle is unknown."""
     cdef int64_t lo, hi, mid
+    wlo[0] = 0
     if h == 0:
         size[0] = BOUNDARY_BYTES
         return c.boundary
@@ -21,6 +25,7 @@ cdef inline uint8_t* lookup(Ctx* c, uint64_t h, uint64_t* size) noexcept nogil:
         mid = (lo + hi) >> 1
         if c.buf_handle[mid] == h:
             size[0] = c.buf_size[mid]
+            wlo[0] = c.buf_lo[mid]
             return c.buf_ptr[mid] if c.buf_ptr[mid] != NULL else c.boundary   # empty buffer
         if c.buf_handle[mid] < h:
             lo = mid + 1
@@ -29,37 +34,43 @@ cdef inline uint8_t* lookup(Ctx* c, uint64_t h, uint64_t* size) noexcept nogil:
     return NULL
 
 
-cdef inline uint8_t* cached_lookup(Ctx* c, Worker* w, uint64_t h, uint64_t* size) noexcept nogil:
+cdef inline uint8_t* cached_lookup(Ctx* c, Worker* w, uint64_t h, uint64_t* size,
+                                   uint64_t* wlo) noexcept nogil:
     """lookup() through a small per-thread cache (the handle table is fixed during a launch):
     a loop touching a few buffers skips the binary search."""
     cdef int k = <int>((h ^ (h >> 7)) & (LOOKUP_CACHE - 1))
     cdef uint8_t* base
     if w.lk_base[k] != NULL and w.lk_handle[k] == h:
         size[0] = w.lk_size[k]
+        wlo[0] = w.lk_lo[k]
         return w.lk_base[k]
-    base = lookup(c, h, size)
+    base = lookup(c, h, size, wlo)
     if base != NULL:
         w.lk_handle[k] = h
         w.lk_base[k] = base
         w.lk_size[k] = size[0]
+        w.lk_lo[k] = wlo[0]
     return base
 
 
 cdef inline uint8_t* global_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_t h,
-                                uint64_t off, int n, bint atomic, uint64_t* size) noexcept nogil:
+                                uint64_t off, int n, bint atomic, uint64_t* size,
+                                uint64_t* wlo) noexcept nogil:
     """Address of an n-byte global access, or NULL after faulting the lane (ISA.md §4.7);
-    *size receives the buffer's size."""
-    cdef uint8_t* base = cached_lookup(c, w, h, size)
+    *size and *wlo receive the buffer's size and window base. The fault reports the offset
+    the lane used (a window's fault message is completed in Python)."""
+    cdef uint8_t* base = cached_lookup(c, w, h, size, wlo)
+    cdef uint64_t rel = off - wlo[0]
     if base == NULL:
         fault(w, lane, pc, F_INVALID_HANDLE, <int64_t>h, 0)
         return NULL
-    if off > size[0] or <uint64_t>n > size[0] - off:
+    if rel > size[0] or <uint64_t>n > size[0] - rel:
         fault(w, lane, pc, F_OUT_OF_BOUNDS, <int64_t>h, <int64_t>off, n, <int64_t>size[0], 0)
         return NULL
-    if atomic and off % <uint64_t>n:
+    if atomic and off % <uint64_t>n:    # windows are placed so that o and o - lo align alike
         fault(w, lane, pc, F_MISALIGNED, <int64_t>h, <int64_t>off, n)
         return NULL
-    return base + off
+    return base + rel
 
 
 cdef inline uint8_t* shared_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_t off, int n,
@@ -127,30 +138,33 @@ cdef inline void store_value(uint8_t* p, int n, uint64_t v) noexcept nogil:
 
 cdef inline uint8_t* access(Ctx* c, Worker* w, const int64_t* ins, int lane, int64_t pc, int nb,
                             bint shared, uint64_t* last_h, uint8_t** last_base,
-                            uint64_t* last_size) noexcept nogil:
+                            uint64_t* last_size, uint64_t* last_lo) noexcept nogil:
     """Address of lane's n-byte access for LDG/STG/LDS/STS, or NULL after faulting it.
 
     Consecutive lanes usually use the same handle: the last one looked up is remembered."""
-    cdef uint64_t h, off, size
+    cdef uint64_t h, off, size, wlo, rel
     cdef uint8_t* p
     lane_address(c, w, ins, lane, &h, &off, shared)
     if shared:
         return shared_ptr(c, w, lane, pc, off, nb, 0)
-    if last_base[0] != NULL and h == last_h[0] and off <= last_size[0] and \
-            <uint64_t>nb <= last_size[0] - off:
-        return last_base[0] + off
-    p = global_ptr(c, w, lane, pc, h, off, nb, 0, &size)
+    rel = off - last_lo[0]
+    if last_base[0] != NULL and h == last_h[0] and rel <= last_size[0] and \
+            <uint64_t>nb <= last_size[0] - rel:
+        return last_base[0] + rel
+    p = global_ptr(c, w, lane, pc, h, off, nb, 0, &size, &wlo)
     if p != NULL:
         last_h[0] = h
-        last_base[0] = p - off
+        last_base[0] = p - (off - wlo)
         last_size[0] = size
+        last_lo[0] = wlo
     return p
 
 
 cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n,
-                                 int nb, uint8_t** base) noexcept nogil:
+                                 int nb, uint8_t** base, uint64_t* wlo) noexcept nogil:
     """True if every lane of the group accesses the same known buffer in bounds; then *base
-    is its first byte. One pass over the group replaces a lookup and a check per lane."""
+    is its first byte and *wlo its window base. One pass over the group replaces a lookup and
+    a check per lane."""
     cdef int64_t L = c.L, mode = ins[C_AMODE]
     cdef uint64_t h, lo, hi, off, size
     cdef const uint64_t* hreg
@@ -174,13 +188,17 @@ cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const in
                 off = oreg[g[i]]
                 lo = off if off < lo else lo
                 hi = off if off > hi else hi
-    base[0] = cached_lookup(c, w, h, &size)
+    base[0] = cached_lookup(c, w, h, &size, wlo)
+    if lo < wlo[0]:
+        return 0
+    hi -= wlo[0]
     return base[0] != NULL and hi <= size and <uint64_t>nb <= size - hi
 
 
 cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n,
-                           int nb, uint8_t* base, int first) noexcept nogil:
-    """LDG/STG for a group already known to be in bounds: plain loads and stores."""
+                           int nb, uint8_t* base, uint64_t wlo, int first) noexcept nogil:
+    """LDG/STG for a group already known to be in bounds: plain loads and stores (offset o
+    is byte o - wlo of base)."""
     cdef int64_t L = c.L, mode = ins[C_AMODE]
     cdef uint64_t v
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
@@ -189,46 +207,46 @@ cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t*
     cdef uint32_t b4
     if mode != AM_REG_REG:           # one address for the whole group
         if op == OP_LDG:
-            v = load_value(base + <uint64_t>ins[C_AY], nb, ty)
+            v = load_value(base + (<uint64_t>ins[C_AY] - wlo), nb, ty)
             for i in range(n):
                 rv[g[i]] = v
         else:                        # every lane stores in turn: the highest lane's value stays
-            store_value(base + <uint64_t>ins[C_AY], nb, rv[g[n - 1]])
+            store_value(base + (<uint64_t>ins[C_AY] - wlo), nb, rv[g[n - 1]])
     elif op == OP_LDG:
         if nb == 4 and ty != T_I32 and first >= 0:
             for lane in range(first, first + n):
-                memcpy(&b4, base + oreg[lane], 4)
+                memcpy(&b4, base + (oreg[lane] - wlo), 4)
                 rv[lane] = b4
         elif nb == 4 and ty != T_I32:
             for i in range(n):
                 lane = g[i]
-                memcpy(&b4, base + oreg[lane], 4)
+                memcpy(&b4, base + (oreg[lane] - wlo), 4)
                 rv[lane] = b4
         elif nb == 8:
             for i in range(n):
                 lane = g[i]
-                memcpy(&rv[lane], base + oreg[lane], 8)
+                memcpy(&rv[lane], base + (oreg[lane] - wlo), 8)
         else:
             for i in range(n):
                 lane = g[i]
-                rv[lane] = load_value(base + oreg[lane], nb, ty)
+                rv[lane] = load_value(base + (oreg[lane] - wlo), nb, ty)
     elif nb == 4 and first >= 0:
         for lane in range(first, first + n):
             b4 = <uint32_t>rv[lane]
-            memcpy(base + oreg[lane], &b4, 4)
+            memcpy(base + (oreg[lane] - wlo), &b4, 4)
     elif nb == 4:
         for i in range(n):
             lane = g[i]
             b4 = <uint32_t>rv[lane]
-            memcpy(base + oreg[lane], &b4, 4)
+            memcpy(base + (oreg[lane] - wlo), &b4, 4)
     elif nb == 8:
         for i in range(n):
             lane = g[i]
-            memcpy(base + oreg[lane], &rv[lane], 8)
+            memcpy(base + (oreg[lane] - wlo), &rv[lane], 8)
     else:
         for i in range(n):
             lane = g[i]
-            store_value(base + oreg[lane], nb, rv[lane])
+            store_value(base + (oreg[lane] - wlo), nb, rv[lane])
     if op == OP_LDG:
         write_tags(dst_tags(c, w, ins), <uint8_t>(ty + 1), g, n, first)
 
@@ -239,7 +257,7 @@ cdef inline bint affine_access(Ctx* c, Worker* w, const int64_t* ins, const int3
     offset affine in the lane) and all in bounds: then lane g[i]'s access starts at
     *first_p + *stride * (g[i] - g[0]). O(1) instead of a pass over the group."""
     cdef int64_t hs = ins[C_AX], os, s, l0 = g[0]
-    cdef uint64_t ob, lo, hi, span, size, first_off
+    cdef uint64_t ob, lo, hi, span, size, first_off, wlo
     cdef uint8_t* base
     if not w.shp_ok[hs] or w.shp_stride[hs] != 0:
         return 0
@@ -268,10 +286,13 @@ cdef inline bint affine_access(Ctx* c, Worker* w, const int64_t* ins, const int3
             return 0
         lo = first_off - span
         hi = first_off
-    base = cached_lookup(c, w, w.shp_base[hs], &size)
-    if base == NULL or hi > size or <uint64_t>nb > size - hi:
+    base = cached_lookup(c, w, w.shp_base[hs], &size, &wlo)
+    if base == NULL or lo < wlo:
         return 0
-    first_p[0] = base + first_off
+    hi -= wlo
+    if hi > size or <uint64_t>nb > size - hi:
+        return 0
+    first_p[0] = base + (first_off - wlo)
     stride[0] = s
     return 1
 
@@ -319,7 +340,7 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
     cdef int nb = type_bits(ty) >> 3
     cdef int64_t L = c.L
     cdef bint shared = op == OP_LDS or op == OP_STS
-    cdef uint64_t last_h = 0, last_size = 0
+    cdef uint64_t last_h = 0, last_size = 0, last_lo = 0
     cdef uint8_t* last_base = NULL
     cdef uint8_t* p
     cdef uint32_t b4
@@ -335,8 +356,8 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         return
     if w.any_stale:
         fresh_rows(c, w, ins)
-    if not shared and group_in_bounds(c, w, ins, g, n, nb, &last_base):
-        memory_unchecked(c, w, ins, g, n, nb, last_base, first)
+    if not shared and group_in_bounds(c, w, ins, g, n, nb, &last_base, &last_lo):
+        memory_unchecked(c, w, ins, g, n, nb, last_base, last_lo, first)
         return
     last_base = NULL
     if op == OP_LDG or op == OP_LDS:
@@ -344,7 +365,8 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         if nb == 4 and ty != T_I32:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size)
+                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size,
+                           &last_lo)
                 if p != NULL:
                     memcpy(&b4, p, 4)
                     rv[lane] = b4
@@ -352,7 +374,8 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         elif nb == 8:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size)
+                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size,
+                           &last_lo)
                 if p != NULL:
                     memcpy(&b8, p, 8)
                     rv[lane] = b8
@@ -360,7 +383,8 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         else:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size)
+                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size,
+                           &last_lo)
                 if p != NULL:
                     rv[lane] = load_value(p, nb, ty)
                     tv[lane] = tag
@@ -369,20 +393,23 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         if nb == 4:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size)
+                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size,
+                           &last_lo)
                 if p != NULL:
                     b4 = <uint32_t>rv[lane]
                     memcpy(p, &b4, 4)
         elif nb == 8:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size)
+                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size,
+                           &last_lo)
                 if p != NULL:
                     memcpy(p, &rv[lane], 8)
         else:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size)
+                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size,
+                           &last_lo)
                 if p != NULL:
                     store_value(p, nb, rv[lane])
 # hot: end

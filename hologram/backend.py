@@ -28,6 +28,7 @@ from .launch import lane_coords  # noqa: F401  (re-exported)
 from .launch import refuse_objects
 from .program import Program
 from .vm import VmEngine
+from .window import BufferWindow, WindowInfo
 
 __all__ = ["LaunchConfig", "LaunchResult", "CpuBackend", "ReferenceBackend", "launch",
            "effective_num_threads", "openmp_enabled", "BOUNDARY_POOL_BYTES", "CLASS_HANDLE_BASE",
@@ -182,10 +183,11 @@ class LaunchConfig:
         return grid, block, shared
 
 
-def _aligned_zeros(nbytes: int) -> np.ndarray:
-    """Zero-filled uint8 array whose data is 8-byte aligned (atomics need natural alignment)."""
+def _aligned_zeros(nbytes: int, phase: int = 0) -> np.ndarray:
+    """Zero-filled uint8 array whose data address is ``phase`` mod 8 (8-byte aligned by
+    default: atomics need natural alignment; a window at base b needs phase b mod 8)."""
     raw = np.zeros(nbytes + 8, np.uint8)
-    off = (-raw.ctypes.data) % 8
+    off = (phase - raw.ctypes.data) % 8
     return raw[off:off + nbytes]
 
 
@@ -350,11 +352,12 @@ def _declared_value(decl: ParamDecl, value: Any) -> Any:
         if is_scalar:
             raise LaunchConfigError(f"{what}: expected a buffer of {ty.text}, got "
                                     f"{type(value).__name__}")
-        if isinstance(value, np.ndarray) and ty != DType.U8:     # u8[]: any bytes
+        data = value.data if isinstance(value, BufferWindow) else value
+        if isinstance(data, np.ndarray) and ty != DType.U8:      # u8[]: any bytes
             want = ("bfloat16", "uint16") if ty == DType.BF16 else (ty.numpy,)
-            if value.dtype.name not in want or not value.dtype.isnative:
+            if data.dtype.name not in want or not data.dtype.isnative:
                 raise LaunchConfigError(f"{what}: expected an array of {want[0]}, got "
-                                        f"{value.dtype}")
+                                        f"{data.dtype}")
         return value
     if not is_scalar:
         raise LaunchConfigError(f"{what}: expected a {ty.text} scalar, got "
@@ -538,20 +541,24 @@ class CpuBackend:
                         params: Optional[Mapping[Any, Any]] = None, *,
                         max_steps: Optional[int] = None,
                         num_threads: Optional[int] = None,
-                        timeout: Optional[float] = None) -> LaunchResult:
+                        timeout: Optional[float] = None,
+                        block_range: Optional[Sequence[int]] = None) -> LaunchResult:
         """Run ``program`` over the launch's grid of blocks of lanes.
 
         ``params`` maps registers (``"r1"`` or ``1``) to arrays / bytes-like objects (bound as
-        buffers for this launch; the register receives the handle as u64) or typed scalars
-        (``("u32", 5)`` or a numpy scalar). Raises the fault of the lowest faulting global
-        lane as an :class:`ExecutionError` subclass; Ctrl-C raises :class:`Interrupted`.
-        ``timeout``: seconds (> 0) after which the launch stops and raises :class:`Timeout`
-        (checked every 20 ms, with Ctrl-C).
+        buffers for this launch; the register receives the handle as u64), to
+        :class:`~hologram.BufferWindow` objects (an array bound as a byte range of a larger
+        virtual buffer) or typed scalars (``("u32", 5)`` or a numpy scalar). Raises the fault
+        of the lowest faulting global lane as an :class:`ExecutionError` subclass; Ctrl-C
+        raises :class:`Interrupted`. ``timeout``: seconds (> 0) after which the launch stops
+        and raises :class:`Timeout` (checked every 20 ms, with Ctrl-C). ``block_range``:
+        ``(start, stop)`` (or a ``range``) of linear block indices: only those blocks of the
+        grid run, with the ids they have in the whole grid.
         """
         with self._lock:
             self._check_idle()
             launch, copy_back = self._make_launch(program, config, params, max_steps,
-                                                  num_threads, timeout)
+                                                  num_threads, timeout, block_range)
             try:
                 return self._execute(launch, copy_back)
             finally:
@@ -560,7 +567,8 @@ class CpuBackend:
     def prepare(self, program: Program, config: Optional[LaunchConfig] = None,
                 params: Optional[Mapping[Any, Any]] = None, *, max_steps: Optional[int] = None,
                 num_threads: Optional[int] = None,
-                timeout: Optional[float] = None) -> "PreparedLaunch":
+                timeout: Optional[float] = None,
+                block_range: Optional[Sequence[int]] = None) -> "PreparedLaunch":
         """Bind a launch once, to run it many times with the least overhead per call.
 
         ``k = backend.prepare(prog, config, params); k(); k()`` is ``execute_program`` with the
@@ -571,7 +579,7 @@ class CpuBackend:
         """
         with self._lock:
             launch, copy_back = self._make_launch(program, config, params, max_steps,
-                                                  num_threads, timeout)
+                                                  num_threads, timeout, block_range)
         return PreparedLaunch(self, launch, copy_back)
 
     def _check_idle(self) -> None:
@@ -579,7 +587,8 @@ class CpuBackend:
             raise BackendBusy("a launch of this backend is running in this thread (e.g. a "
                               "signal handler ran during it); cannot start another launch")
 
-    def _make_launch(self, program, config, params, max_steps, num_threads, timeout=None):
+    def _make_launch(self, program, config, params, max_steps, num_threads, timeout=None,
+                     block_range=None):
         if not isinstance(program, Program):
             raise TypeError(f"expected a Program, got {type(program).__name__}")
         if not program._validated:
@@ -603,15 +612,19 @@ class CpuBackend:
             timeout = None if timeout > 1e9 else float(timeout)
         threads = effective_num_threads(num_threads if num_threads is not None
                                         else self.num_threads)
+        if block_range is not None:
+            block_range = _block_range(block_range, grid[0] * grid[1] * grid[2])
         exports: List[memoryview] = []
+        windows: Dict[int, WindowInfo] = {}
         if program.params:                 # §12.6: names, completeness and types
             params = _declared_params(program.params, params)
-        reg_init, bound, copy_back = self._bind_params(params, exports)
+        reg_init, bound, copy_back = self._bind_params(params, exports, windows)
         launch = Launch(program, grid, block, shared, reg_init, bound, self._pools,
                         # no lane can count to 2^64: larger limits are no limit (the VM
                         # counts in u64)
                         None if max_steps is None else min(int(max_steps), 2**64 - 1),
-                        threads, timeout=timeout, exports=exports)
+                        threads, timeout=timeout, exports=exports, block_range=block_range,
+                        windows=windows or None)
         return launch, copy_back
 
     def _execute(self, launch: Launch, copy_back) -> LaunchResult:
@@ -631,14 +644,16 @@ class CpuBackend:
                     dst[...] = tmp
             self._pools.release_deferred()
         if fault is not None:
-            raise_fault(launch.program, launch.grid, launch.block, fault)
+            raise_fault(launch.program, launch.grid, launch.block, fault, launch.windows)
         return LaunchResult(resonance, launch.num_threads)
 
     def _bind_params(self, params: Optional[Mapping[Any, Any]],
-                     exports: Optional[List[memoryview]] = None):
+                     exports: Optional[List[memoryview]] = None,
+                     windows: Optional[Dict[int, WindowInfo]] = None):
         """Parameters -> (reg_init, bound buffers, copy-backs); see :class:`Launch`. Objects
         bound in place that are not numpy arrays get a buffer export appended to ``exports``
-        (numpy arrays cannot be resized while the launch references them)."""
+        (numpy arrays cannot be resized while the launch references them); buffer windows are
+        added to ``windows`` by handle."""
         reg_init: List[Tuple[int, DType, int]] = []
         bound: List[Tuple[int, Any, int, int]] = []
         copy_back: List[Tuple[np.ndarray, np.ndarray]] = []
@@ -665,6 +680,12 @@ class CpuBackend:
                 raise LaunchConfigError(
                     f"parameter r{reg}: a bare Python {tv.__name__} is ambiguous; "
                     f"give a typed scalar such as ('u32', {_show(value)}) or a numpy scalar")
+            window = None
+            if tv is BufferWindow:
+                if windows is None:
+                    raise LaunchConfigError(f"parameter r{reg}: a BufferWindow cannot be "
+                                            f"bound here")
+                window, value = value, value.data
             refuse_objects(value, f"parameter r{reg}")
             try:
                 addr, nbytes, writable = _core.array_address(value)
@@ -672,9 +693,16 @@ class CpuBackend:
                 _byte_view(value, f"parameter r{reg}", writable=False)   # raises the right error
                 raise LaunchConfigError(f"parameter r{reg}: cannot bind {type(value).__name__}") from None
             obj = value
-            if not writable or addr % 8:
+            # a window keeps the alignment of the virtual buffer's offsets
+            phase = window.base % 8 if window is not None else 0
+            if window is not None and nbytes > (window.size if window.size is not None
+                                                else 2**64) - window.base:
+                raise LaunchConfigError(
+                    f"parameter r{reg}: a window of {nbytes} bytes at {window.base} does not "
+                    f"fit a buffer of {window.size} bytes")
+            if not writable or addr % 8 != phase:
                 view = _byte_view(value, f"parameter r{reg}", writable=False)
-                obj = _aligned_zeros(nbytes)
+                obj = _aligned_zeros(nbytes, phase)
                 obj[...] = view
                 if writable:
                     copy_back.append((view, obj))
@@ -691,6 +719,9 @@ class CpuBackend:
             h = self._new_handle()
             bound.append((h, obj, addr, nbytes))
             reg_init.append((reg, DType.U64, h))
+            if window is not None and windows is not None:
+                size = window.size if window.size is not None else window.base + nbytes
+                windows[h] = WindowInfo(reg, window.base, nbytes, size)
         return reg_init, bound, copy_back
 
 
@@ -724,6 +755,23 @@ class ReferenceBackend(CpuBackend):
 
     def __init__(self, num_threads: Optional[int] = None, *, pool_quota: Optional[int] = None):
         super().__init__(num_threads, engine="reference", pool_quota=pool_quota)
+
+
+def _block_range(value: Any, nblocks: int) -> Tuple[int, int]:
+    """A ``block_range`` argument as (start, stop) with 0 <= start <= stop <= nblocks."""
+    if isinstance(value, range):
+        if value.step != 1:
+            raise LaunchConfigError(f"block_range must have step 1, got {value!r}")
+        value = (value.start, value.stop)
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or any(
+            isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in value):
+        raise LaunchConfigError(f"block_range must be (start, stop) of ints, got "
+                                f"{_show(value)}")
+    start, stop = int(value[0]), int(value[1])
+    if not 0 <= start <= stop <= nblocks:
+        raise LaunchConfigError(f"block_range ({start}, {stop}) is not a range of the grid's "
+                                f"{nblocks} blocks (0 <= start <= stop <= {nblocks})")
+    return start, stop
 
 
 def _quota(nbytes: Optional[int]) -> int:
@@ -784,14 +832,15 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
            shared_memory: Optional[int] = None, params: Optional[Mapping[Any, Any]] = None,
            max_steps: Optional[int] = None, num_threads: Optional[int] = None,
            timeout: Optional[float] = None,
-           backend: Union[CpuBackend, str, None] = None) -> LaunchResult:
+           backend: Union[CpuBackend, str, None] = None,
+           block_range: Optional[Sequence[int]] = None) -> LaunchResult:
     """Run ``program`` in one call: ``launch(prog, grid, block, params={...})``.
 
     ``grid``/``block`` are ints or 1-3 tuples; None takes the defaults (grid 1, the program's
     ``.block`` and ``.shared``). ``backend`` is a backend object, ``"vm"`` (default) or
     ``"reference"`` (the pure-Python interpreter); named backends are process-wide.
     ``max_steps`` and ``timeout`` (seconds) bound the launch (:class:`StepLimitExceeded`,
-    :class:`Timeout`).
+    :class:`Timeout`); ``block_range=(start, stop)`` runs only those blocks of the grid.
     """
     if backend is None or isinstance(backend, str):
         kind = backend or "vm"
@@ -799,4 +848,5 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
             raise ValueError(f"backend must be a backend, 'vm' or 'reference', got {backend!r}")
         backend = default_backend(kind)
     return backend.execute_program(program, LaunchConfig(grid, block, shared_memory), params,
-                                   max_steps=max_steps, num_threads=num_threads, timeout=timeout)
+                                   max_steps=max_steps, num_threads=num_threads, timeout=timeout,
+                                   block_range=block_range)

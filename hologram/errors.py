@@ -94,7 +94,12 @@ class ExecutionError(HologramError):
 
 
 class OutOfBounds(ExecutionError):
-    """Global or pool access outside its buffer, negative offset, host copy out of range."""
+    """Global or pool access outside its buffer, negative offset, host copy out of range.
+
+    ``window``: for an access to a buffer bound as a window (``hologram.BufferWindow``), a
+    :class:`hologram.window.WindowFault` (register, window, virtual size, offset); else None.
+    """
+    window = None
 
 
 class SharedOutOfBounds(OutOfBounds):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from .atlas import NUM_CLASSES
 from .errors import LaunchConfigError
 from .isa import DType
 from .program import Program
+from .window import WindowFault, WindowInfo, window_message
 
 __all__ = ["Launch", "LaunchResult", "raise_fault", "lane_coords", "byte_view", "Shape3"]
 
@@ -69,6 +70,10 @@ class Launch:
     # buffer exports (memoryviews) of directly bound parameters that are not numpy arrays:
     # while they exist, a bytearray / mmap / array.array cannot be resized or closed
     exports: Optional[List[memoryview]] = None
+    # (start, stop): run only these linear blocks of the grid (ids stay those of the grid)
+    block_range: Optional[Tuple[int, int]] = None
+    # parameters bound as windows (hologram.window.BufferWindow), by handle
+    windows: Optional[Dict[int, WindowInfo]] = None
 
     def release(self) -> None:
         """Drop the parameter exports (after the last run)."""
@@ -144,14 +149,26 @@ def lane_coords(gid: int, grid: Shape3, block: Shape3) -> Tuple[Shape3, Shape3]:
     return bidx, lidx
 
 
-def raise_fault(program: Program, grid: Shape3, block: Shape3, fault: faults.Fault) -> None:
-    """Raise the ExecutionError subclass for an engine's fault report."""
+def raise_fault(program: Program, grid: Shape3, block: Shape3, fault: faults.Fault,
+                windows: Optional[Dict[int, WindowInfo]] = None) -> None:
+    """Raise the ExecutionError subclass for an engine's fault report (``windows``: the
+    launch's window parameters, which out-of-bounds messages name)."""
     cls = faults.CLASSES[fault.code]
     assert cls is not None
     msg = faults.message(fault.code, fault.detail)
     if fault.code in (faults.INTERRUPTED, faults.TIMEOUT):
         raise cls(msg)
+    where = None
+    if fault.code == faults.OUT_OF_BOUNDS and windows and not fault.detail[4]:
+        info = windows.get(fault.detail[0])
+        if info is not None:
+            off, n = fault.detail[1], fault.detail[2]
+            msg = window_message(fault.detail[0], info, off, n)
+            where = WindowFault(info.reg, info.base, info.end, info.size, off, n)
     bidx, lidx = lane_coords(fault.lane, grid, block)
     text = str(program.instructions[fault.pc]) if 0 <= fault.pc < len(program) else "<end>"
-    raise cls(msg, block_idx=bidx, lane_idx=lidx, global_lane_id=fault.lane, pc=fault.pc,
+    err = cls(msg, block_idx=bidx, lane_idx=lidx, global_lane_id=fault.lane, pc=fault.pc,
               instruction=text)
+    if where is not None:
+        err.window = where          # type: ignore[attr-defined]
+    raise err

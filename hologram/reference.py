@@ -676,6 +676,8 @@ class _Interpreter:
         self.buffers = dict(buffers)
         for h, obj, _, _ in launch.bound:
             self.buffers[h] = byte_view(obj, f"handle {h}", writable=False)
+        # window parameters: handle -> base (the buffer holds bytes [base, base + size))
+        self.window_base = {h: w.base for h, w in (launch.windows or {}).items()}
         self.pools = launch.pools
         self.boundary = launch.pools.view(0)
         self.resonance = np.zeros(atlas.NUM_CLASSES, np.float64)
@@ -694,7 +696,8 @@ class _Interpreter:
 
     def run(self) -> Tuple[np.ndarray, Optional[Fault]]:
         gx, gy, gz = self.launch.grid
-        for b in range(gx * gy * gz):                # lazily: the grid may be huge
+        first, stop = self.launch.block_range or (0, gx * gy * gz)
+        for b in range(first, stop):                 # lazily: the grid may be huge
             self.check_deadline()
             fault = self._run_block(b)
             if fault is not None:
@@ -819,11 +822,12 @@ class _Interpreter:
         if buf is None:
             raise _Fault(faults.INVALID_HANDLE, handle, 0)
         size = buf.size
-        if o < 0 or o + n > size:                    # Python ints: no overflow
+        rel = o - self.window_base.get(handle, 0)
+        if rel < 0 or rel + n > size:                # Python ints: no overflow
             raise _Fault(faults.OUT_OF_BOUNDS, handle, o & U64_MASK, n, size, 0)
         if atomic and o % n:
             raise _Fault(faults.MISALIGNED, handle, o, n)
-        return buf, o
+        return buf, rel
 
     def shared_span(self, o: int, n: int, atomic: bool = False) -> Tuple[np.ndarray, int]:
         """Check an n-byte shared-memory access; return (shared memory, offset)."""

@@ -13,7 +13,7 @@ The same analysis finds the static type errors of programs with ``.param`` decla
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from .isa import PRED, REG, DType, Instruction
 
@@ -70,11 +70,21 @@ def _transfer(state: List[int], ins: Instruction) -> List[int]:
 def reachable_states(program: "Program", entry_types: Dict[int, DType]
                      ) -> List[Optional[List[int]]]:
     """The possible register tags before each instruction (None: unreachable)."""
-    n = len(program)
     entry = [UNINIT] * (NREG + 16)
     for reg, ty in entry_types.items():
         entry[reg] = _tbit(ty)
-    states: List[Optional[List[int]]] = [None] * (n + 1)
+    return fixpoint(program, entry, lambda pc, ins, state: _transfer(state, ins),
+                    lambda cur, out: [a | b for a, b in zip(cur, out)])
+
+
+def fixpoint(program: "Program", entry: List[Any],
+             transfer: Callable[[int, Instruction, List[Any]], List[Any]],
+             join: Callable[[List[Any], List[Any]], List[Any]]) -> List[Optional[List[Any]]]:
+    """A forward dataflow analysis to its fixed point: the state before each instruction
+    (None: unreachable), from ``entry`` at pc 0, ``transfer(pc, ins, state)`` -> the state
+    after ``ins`` and ``join(a, b)`` at merges (monotone, over a lattice of finite height)."""
+    n = len(program.instructions)
+    states: List[Optional[List[Any]]] = [None] * (n + 1)
     states[0] = entry
     # RET continues after the CALLs reached so far (a CALL found later re-runs the RETs)
     return_points: List[int] = []
@@ -90,14 +100,14 @@ def reachable_states(program: "Program", entry_types: Dict[int, DType]
             work.extend(r for r in rets if states[r] is not None)
         elif ins.variant == "RET" and pc not in rets:
             rets.append(pc)
-        out = _transfer(states[pc], ins)  # type: ignore[arg-type]
+        out = transfer(pc, ins, states[pc])  # type: ignore[arg-type]
         for s in _successors(pc, ins, program.labels, return_points):
             cur = states[s]
             if cur is None:
                 states[s] = out
                 work.append(s)
             else:
-                merged = [a | b for a, b in zip(cur, out)]
+                merged = join(cur, out)
                 if merged != cur:
                     states[s] = merged
                     work.append(s)

@@ -265,12 +265,13 @@ def run(launch: Launch, engine: "_core.Engine", host: "_core.HostTable"
         slots = low.slot_list
         init = [(slots[r], ty + 1, v & 0xFFFFFFFFFFFFFFFF)
                 for r, ty, v in launch.reg_init if slots[r] >= 0]
-        state = launch.engine_state = (prepared, init, launch.params, low.uses_accum)
-    prepared, init, params, uses_accum = state
+        windows = {h: w.base for h, w in launch.windows.items()} if launch.windows else None
+        state = launch.engine_state = (prepared, init, launch.params, low.uses_accum, windows)
+    prepared, init, params, uses_accum, windows = state
     resonance = np.zeros(atlas.NUM_CLASSES, np.float64) if uses_accum else None
     result = engine.run(prepared, launch.grid, launch.block, launch.shared_memory,
                         launch.max_steps, host, params, init, launch.num_threads, resonance,
-                        launch.timeout or 0.0)
+                        launch.timeout or 0.0, launch.block_range, windows)
     if result is None:
         return resonance, None
     code_, lane, pc = result[:3]

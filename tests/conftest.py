@@ -23,12 +23,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
                      help="run slow tests (long fuzzing, large launches)")
+    parser.addoption("--rundask", action="store_true", default=False,
+                     help="run the tests on a real dask.distributed LocalCluster")
 
 
 def pytest_configure(config):
     # also declared in pyproject.toml; here for a copy of tests/ run without it
     config.addinivalue_line("markers", "slow: long-running tests (fuzzing at scale); run with --runslow")
     config.addinivalue_line("markers", NEEDS_VM_ISA11_DOC)
+    config.addinivalue_line("markers", DASK_DOC)
+
+
+DASK_DOC = ("dask: runs on a real dask.distributed LocalCluster (2 worker processes); run "
+            "with --rundask")
 
 
 NEEDS_VM_ISA11_DOC = ("needs_vm_isa11: runs ISA 1.1 (ISA.md §12) on the VM; skipped for the vm "
@@ -44,6 +51,11 @@ def pytest_collection_modifyitems(config, items):
             else None
         if "needs_vm_isa11" in item.keywords and engine == "vm" and not VM_RUNS_ISA11:
             item.add_marker(skip_vm)
+    if not config.getoption("--rundask"):
+        skip_dask = pytest.mark.skip(reason="dask cluster: run with --rundask")
+        for item in items:
+            if "dask" in item.keywords:
+                item.add_marker(skip_dask)
     if config.getoption("--runslow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow")

@@ -451,13 +451,18 @@ def vm_cases(draw):
     params = []
     keys = st.integers(0, 255) if sane else st.one_of(st.integers(0, 255), st.sampled_from(
         [256, -1, "r3", "r255", "x1", "R7", "r", 1.0, None, True]))
-    kinds = ["array", "array", "array", "bytes", "bytearray", "scalar", "npscalar"]
+    kinds = ["array", "array", "array", "bytes", "bytearray", "scalar", "npscalar", "window"]
+    # buffer windows: base and virtual size (None: the window's end; < 0: smaller than that)
+    bases = st.one_of(st.integers(0, 64), st.sampled_from([4096, 2**63, 2**64 - 8, 2**64 - 1]))
+    extras = st.one_of(st.none(), st.integers(0, 64), st.sampled_from([-1, 2**64]))
     for reg in draw(st.lists(keys, max_size=6, unique=True)):
         kind = draw(st.sampled_from(kinds if sane else kinds + ["junk"]))
-        if kind == "array":
+        if kind in ("array", "window"):
             spec = (draw(st.sampled_from(range(len(DTYPES)))), draw(st.one_of(
                 st.integers(0, 64), st.integers(0, 5000))), draw(st.integers(0, 7)),
                 draw(st.booleans()), draw(st.just(1) if sane else st.sampled_from([1, 2])))
+            if kind == "window":
+                spec += (draw(bases), draw(extras))
         elif kind in ("bytes", "bytearray"):
             spec = draw(st.integers(0, 300))
         elif kind == "scalar":
@@ -478,6 +483,9 @@ def vm_cases(draw):
     max_steps = draw(st.integers(0, 2000) if sane else st.one_of(
         st.integers(0, 2000), st.sampled_from([None, -1, 2**64])))
     timeout = draw(st.sampled_from([0.05, 0.1, 0.2]))
+    bound = st.one_of(st.integers(0, 9), st.sampled_from([-1, 2**31, 2**63, 1.0, None]))
+    block_range = draw(st.one_of(st.none(), st.none(), st.tuples(bound, bound),
+                                 st.sampled_from([(0,), "0:1", range(0, 3, 2)])))
     data_seed = draw(st.integers(0, 2**32 - 1))
     numbers = st.one_of(st.integers(0, 64), st.sampled_from(
         [-1, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**64 - 96, 1.5, None, "3", True]))
@@ -485,7 +493,8 @@ def vm_cases(draw):
                              max_size=4))
     return dict(program=prog, invalid=invalid, grid=grid, block=block, shared=shared,
                 params=params, host_buffers=host_buffers, host_pools=host_pools,
-                max_steps=max_steps, timeout=timeout, seed=data_seed, host_ops=host_ops)
+                max_steps=max_steps, timeout=timeout, seed=data_seed, host_ops=host_ops,
+                block_range=block_range)
 
 
 HOST_OPS = ["allocate_buffer", "free_buffer", "buffer_size", "copy_to_buffer",
@@ -520,8 +529,8 @@ def _make_params(case, rng: np.random.Generator):
     params: Dict[Any, Any] = {}
     guards = []
     for reg, kind, spec in case["params"]:
-        if kind == "array":
-            di, n, shift, writable, step = spec
+        if kind in ("array", "window"):
+            di, n, shift, writable, step = spec[:5]
             dt = np.dtype(DTYPES[di])
             total = (n * step + 2 * GUARD) * dt.itemsize + shift
             raw = np.frombuffer(rng.integers(0, 256, total, dtype=np.uint8).tobytes(),
@@ -536,6 +545,13 @@ def _make_params(case, rng: np.random.Generator):
                 arr.flags.writeable = False
             guards.append((raw, lo, lo + n * step * dt.itemsize, raw.copy()))
             value: Any = arr
+            if kind == "window":
+                base, extra = spec[5:]
+                size = None if extra is None else base + arr.nbytes + extra
+                try:
+                    value = hg.BufferWindow(arr, base, size)
+                except ValueError:          # base or size outside [0, 2^64): refused at once
+                    pass
         elif kind == "bytes":
             value = bytes(rng.integers(0, 256, spec, dtype=np.uint8))
         elif kind == "bytearray":
@@ -596,7 +612,8 @@ def run_vm_case(case, stats: Optional[Stats], engines=(("vm", 1), ("vm", 2))) ->
         try:
             config = hg.LaunchConfig(grid, block, case["shared"])
             res = be.execute_program(case["program"], config, params, max_steps=max_steps,
-                                     num_threads=nt, timeout=timeout)
+                                     num_threads=nt, timeout=timeout,
+                                     block_range=case.get("block_range"))
             outcome = "ok"
             _ = res.resonance
         except hg.Timeout:

@@ -74,3 +74,27 @@ def as_bits(v: Any) -> Any:
     if isinstance(v, np.floating):
         return int(v.view(np.dtype(f"u{v.itemsize}")))
     return int(v)
+
+
+#: A histogram kernel (ISA text): r1 = x (u8), r2 = bins (u32[256]), r3 = n; ``{atomic}`` is the
+#: update of bins[x[gid]] (default: an atom.add of 1 whose old value is unused).
+HISTOGRAM = """
+.block 256
+; r1 = x (u8), r2 = bins (u32[256]), r3 = n
+        setgeu.u64   p0, r255, r3
+        bra.p0       @done
+        ldg.u8       r10, [r1 + r255]
+        cvt.u64.u8   r11, r10
+        mov_imm.u32  r12, 2
+        shl.u64      r13, r11, r12
+        mov_imm.u32  r14, 1
+        {atomic}
+done:
+        exit
+"""
+HISTOGRAM_ATOMIC = "atom.add.u32 r15, [r2 + r13], r14"
+
+
+def histogram(atomic: str = HISTOGRAM_ATOMIC) -> hg.Program:
+    """The assembled :data:`HISTOGRAM` kernel."""
+    return hg.assemble(HISTOGRAM.format(atomic=atomic))

@@ -9,7 +9,7 @@ Execution model (see hologram/vm.py for the lowering that feeds it):
 * Inside a block, lanes run SIMT-style: the lanes that share the lowest pc form a *group* and
   one instruction is executed for the whole group (structure-of-arrays registers), until the
   group diverges (a branch splits it), reaches the pc of other waiting lanes (they merge),
-  waits at a barrier or ends.
+  waits at a barrier or a warp collective, or ends.
 * Register reads are type-checked by a per-instruction list of checks computed at lowering
   (first failed read faults, in field order); then the instruction's operation runs with no
   further tag tests. Faults end only the faulting lane; each thread remembers its lowest
@@ -33,6 +33,7 @@ the code that uses them; functions may call functions of later files):
   _vm_atlas.pxi      the Atlas tables and instructions
   _vm_shapes.pxi     register shapes (rows affine in the lane) and rows written when read
   _vm_loop.pxi       the group loop and control flow: the interpreter proper
+  _vm_warp.pxi       warp collectives: lanes wait for their warp, warps resolve
   _vm_blocks.pxi     blocks, the scheduler and the parallel region
   _vm_engine.pxi     Prepared, Engine, HostTable: what Python calls
 
@@ -91,6 +92,7 @@ include "_vm_arith.pxi"
 include "_vm_atlas.pxi"
 include "_vm_shapes.pxi"
 include "_vm_loop.pxi"
+include "_vm_warp.pxi"
 include "_vm_blocks.pxi"
 include "_vm_engine.pxi"
 

@@ -302,6 +302,51 @@ cdef inline void exec_sel(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int
         w.tags[ins[C_DST] * L + lane] = tag
 
 
+# ---- predicate logic (ISA 1.1 §12.3)
+
+cdef inline uint8_t pred_logic(int op, uint8_t a, uint8_t b) noexcept nogil:
+    """PAND/POR/PXOR/PNOT of predicates held as 1 (false) or 2 (true), for a constant op."""
+    if op == OP_PAND:
+        return 1 + ((a == 2) & (b == 2))
+    if op == OP_POR:
+        return 1 + ((a == 2) | (b == 2))
+    if op == OP_PXOR:
+        return 1 + ((a == 2) ^ (b == 2))
+    return 1 + (a != 2)                    # PNOT
+
+
+cdef inline void pred_rows(int op, Ctx* c, Worker* w, const int64_t* ins, const int32_t* g,
+                           int n, int first) noexcept nogil:
+    cdef int64_t L = c.L
+    cdef uint8_t* pd = w.preds + ins[C_DST] * L
+    cdef const uint8_t* pa = w.preds + ins[C_A] * L
+    cdef const uint8_t* pb = w.preds + ins[C_B] * L     # PNOT: p0's row, never used
+    cdef int i, lane
+    if first >= 0:
+        for lane in range(first, first + n):
+            pd[lane] = pred_logic(op, pa[lane], pb[lane])
+    else:
+        for i in range(n):
+            lane = g[i]
+            pd[lane] = pred_logic(op, pa[lane], pb[lane])
+
+
+cdef void exec_predicate(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                         int first) noexcept nogil:
+    """The `predicate` family: both sources were read (checked) in order; then pD is written."""
+    cdef int op = <int>ins[C_OP]
+    if op == OP_PAND:
+        pred_rows(OP_PAND, c, w, ins, g, n, first)
+    elif op == OP_POR:
+        pred_rows(OP_POR, c, w, ins, g, n, first)
+    elif op == OP_PXOR:
+        pred_rows(OP_PXOR, c, w, ins, g, n, first)
+    elif op == OP_PNOT:
+        pred_rows(OP_PNOT, c, w, ins, g, n, first)
+    else:
+        vm_bug(w, ins, g, n, pc)
+
+
 # ---- moves and conversion (ISA.md §5.1, §5.5)
 
 cdef inline void exec_mov(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
@@ -376,6 +421,10 @@ cdef inline uint64_t sreg_value(Ctx* c, Worker* w, int64_t sreg, int lane) noexc
         return <uint64_t>c.gz
     if sreg == SR_GLOBAL_ID:
         return <uint64_t>(w.base_gid + lane)
+    if sreg == SR_LANE_ID:                  # ISA 1.1 §12.4: warps of 32 consecutive lanes
+        return <uint64_t>(lane % WARP_SIZE)
+    if sreg == SR_WARP_ID:
+        return <uint64_t>(lane / WARP_SIZE)
     return 0
 
 
@@ -386,7 +435,7 @@ cdef inline void exec_mov_sreg(Ctx* c, Worker* w, const int64_t* ins, int32_t* g
     cdef uint64_t* d = w.regs + ins[C_DST] * L
     cdef uint8_t* dt = w.tags + ins[C_DST] * L
     cdef uint8_t tag = T_U64 + 1 if sreg == SR_GLOBAL_ID else T_U32 + 1
-    if not (SR_LANE_X <= sreg <= SR_GLOBAL_ID):
+    if not (SR_LANE_X <= sreg <= SR_WARP_ID):
         vm_bug(w, ins, g, n, pc)
         return
     for i in range(n):

@@ -1,7 +1,7 @@
 # Part of hologram/_core.pyx (included): blocks and the scheduler. A thread claims chunks of
 # blocks (run_worker); a block starts with all its lanes in one group at pc 0 and, between
-# groups, run_block picks the lowest pc among the running lanes (reconvergence) or releases a
-# barrier. run_thread is the body of the parallel region.
+# groups, run_block picks the lowest pc among the running lanes (reconvergence), resolves the
+# warps waiting at collectives or releases a barrier. run_thread is the body of the parallel region.
 
 # hot: begin
 cdef void init_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
@@ -12,8 +12,8 @@ cdef void init_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
     w.bz = b / (c.gx * c.gy)
     w.base_gid = b * L
     # Only the state this program can observe is reset (the Prepared flags say which).
-    if c.needs_tags:
-        memset(w.tags, 0, c.nslots * L)
+    if c.needs_tags:             # (constant rows, after the registers, are never checked)
+        memset(w.tags, 0, c.nregs * L)
     memset(w.preds, 0, c.npreds * L)
     memset(w.pc, 0, L * sizeof(int32_t))
     memset(w.state, RUNNING, L)
@@ -107,7 +107,10 @@ cdef int run_block(Ctx* c, Worker* w, int64_t b) noexcept nogil:
             minpc = p if p < minpc else minpc
             nwait += w.state[lane] == WAITING
         if minpc == none:
-            # nobody runs: release a barrier, or the block is done
+            # nobody runs: resolve the warps waiting at collectives (ISA 1.1 §12.4), else
+            # release a barrier, or the block is done
+            if c.uses_warp and resolve_warps(c, w):
+                continue
             if nwait == 0:
                 return 0
             same = True

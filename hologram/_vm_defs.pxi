@@ -8,23 +8,33 @@
 #   C_OP      opcode (OP_*, the order of hologram.isa.SPECS; _vm_ops.pxi)
 #   C_TY      the `ty` field; CVT: src_ty
 #   C_TY2     CVT: dst_ty; SETcc: cond (CC_*); ATOM/ATOMS: op (AO_*); MOV_SREG: sreg (SR_*);
+#             SHFL, VOTE: mode (SH_*, VO_*); BRA: 1 if negated (bra.!pN);
 #             SEL: 1 if the verifier proved both sources (then no tag checks)
-#   C_DST     the written register's slot; SETcc, UnityTest: the written predicate
-#   C_A .. C_C  the register/predicate sources in field order (slots or predicate numbers);
+#   C_DST     the written register's slot; SETcc, UnityTest, VOTE, PAND..PNOT: the written
+#             predicate
+#   C_A .. C_C  the register/predicate sources in field order (slots or predicate numbers); an
+#             immediate source (ISA 1.1 §12.1, always C_B) is the slot of a constant row;
 #             reductions: C_A = slot of the range's first register, C_B = the identity
 #   C_IMM     MOV_IMM: the value (canonical); BRA, CALL, LOOP: the target pc; reductions:
 #             count; BarSync: id; PhaseAdv: delta; NbrGet: index; PoolAlloc: size;
-#             SEL: the src_true register number (for fault messages)
+#             SEL: the src_true register number (for fault messages); an immediate source:
+#             its value (canonical)
 #   C_AMODE, C_AX, C_AY  the address: AM_IMM (handle, offset immediates; Φ as handle 0),
 #             AM_REG_IMM (handle slot, offset immediate), AM_REG_REG (handle, offset slots)
+#   C_ASH, C_ADISP  AM_REG_REG: the offset is (offset register << C_ASH) + C_ADISP (§12.2.1)
 #   C_CHK0, C_CHKN  the run-time read checks: rows of Ctx.checks (filled per signature)
+#   C_CHKW    warp collectives: their read checks (from C_CHK0), made when the warp is
+#             resolved (C_CHKN is 0: nothing is read when a lane arrives)
 #   C_SH, C_SH2  64 - bits of C_TY / C_TY2 (the canonical-form shift)
 #   C_PRED    BRA: predicate or -1; SEL: the src_false register number
 #   C_WREG    the register slot the instruction writes, or -1
 #   C_RD0, C_RDN  rows (kind 2) of Ctx.checks listing the register slots it reads
+#   C_KREFILL 1 if the immediate's constant row is the shared one (written before use)
+#
+# SEL with a negated predicate (sel.T rD, !pP, rT, rF) is lowered as sel.T rD, pP, rF, rT.
 
 cdef enum:
-    NCOL = 19
+    NCOL = 23
     C_OP = 0
     C_TY = 1
     C_TY2 = 2
@@ -44,6 +54,10 @@ cdef enum:
     C_WREG = 16
     C_RD0 = 17
     C_RDN = 18
+    C_ASH = 19
+    C_ADISP = 20
+    C_CHKW = 21
+    C_KREFILL = 22
 
 cdef enum:   # address modes
     AM_IMM = 1      # handle and offset immediates (BufferOffset, Φ)
@@ -52,21 +66,25 @@ cdef enum:   # address modes
 
 cdef enum:   # lane states
     RUNNING = 0
-    WAITING = 1
+    WAITING = 1     # at a barrier
     DONE = 2
+    WARP_WAIT = 3   # at a warp collective (ISA 1.1 §12.4)
 
 cdef enum:
     POLL_LANE_STEPS = 1 << 16     # lane-instructions between two looks at the abort flag
     MIN_LANES_PER_THREAD = 4096   # smaller launches run on fewer threads
     LOOKUP_CACHE = 4              # entries of a thread's buffer-lookup cache (a power of 2)
-    MAX_INIT = 256                # parameter registers of a launch (at most one per register)
+    MAX_CONSTS = 64               # immediates with a constant row of their own; the others
+                                  # share one row, written before each use
+    MAX_INIT = 256 + MAX_CONSTS + 1   # slots of a program: registers, then constant rows
 
 cdef double SIGNAL_INTERVAL = 0.02                         # seconds between Ctrl-C checks
 
 LAYOUT = dict(NCOL=NCOL, C_OP=C_OP, C_TY=C_TY, C_TY2=C_TY2, C_DST=C_DST, C_A=C_A, C_B=C_B,
               C_C=C_C, C_IMM=C_IMM, C_AMODE=C_AMODE, C_AX=C_AX, C_AY=C_AY, C_CHK0=C_CHK0,
               C_CHKN=C_CHKN, C_SH=C_SH, C_SH2=C_SH2, C_PRED=C_PRED, C_WREG=C_WREG, C_RD0=C_RD0,
-              C_RDN=C_RDN, AM_IMM=AM_IMM, AM_REG_IMM=AM_REG_IMM, AM_REG_REG=AM_REG_REG)
+              C_RDN=C_RDN, C_ASH=C_ASH, C_ADISP=C_ADISP, C_CHKW=C_CHKW, C_KREFILL=C_KREFILL,
+              AM_IMM=AM_IMM, AM_REG_IMM=AM_REG_IMM, AM_REG_REG=AM_REG_REG, MAX_CONSTS=MAX_CONSTS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,7 +95,8 @@ cdef struct Ctx:
     const int64_t* code
     int64_t ncode
     const int32_t* checks        # rows of 4: kind (0 register, 1 predicate), slot/pred, type, reg
-    int64_t nslots
+    int64_t nslots               # register slots, then constant rows (ISA 1.1 immediates)
+    int64_t nregs                # register slots
     int64_t L                    # lanes per block
     int64_t Bx, By, Bz, gx, gy, gz
     int64_t nblocks              # blocks this launch runs: first_block .. first_block + nblocks - 1
@@ -101,6 +120,8 @@ cdef struct Ctx:
     int uses_phase
     int needs_tags               # some read is checked at run time (else tags are never read)
     int64_t npreds               # predicates the program names (p0 .. p[npreds-1])
+    int uses_warp                # the program has warp collectives (lanes may be WARP_WAIT)
+    int refills                  # some immediate uses the shared constant row (C_KREFILL)
     const uint8_t* init_once     # per slot: bit 0 initialised once per launch (not per block),
                                  # bit 1 holds a parameter
     int64_t chunk                # blocks claimed at a time
@@ -138,6 +159,8 @@ cdef struct Worker:
     uint8_t* shp_ok
     uint8_t* stale               # per slot: the row was not written (its shape tells the values)
     int any_stale
+    uint64_t kval                # the value in the shared constant row, if kvalid
+    int kvalid
     double* res                  # NUM_CLASSES resonance sums of this thread
     uint64_t lk_handle[LOOKUP_CACHE]     # cached_lookup's entries (lk_base NULL: empty)
     uint8_t* lk_base[LOOKUP_CACHE]

@@ -10,17 +10,25 @@ cdef class Prepared:
     cdef int64_t ncode
     cdef const int32_t* checks
     cdef readonly int64_t nslots
+    cdef int64_t nregs
     cdef int64_t sreg_slot[4]
-    cdef bint uses_calls, uses_phase, needs_tags
+    cdef bint uses_calls, uses_phase, needs_tags, uses_warp, refills
     cdef int64_t npreds
     cdef object written_arr
     cdef const uint8_t* written
 
     def __cinit__(self, const int64_t[:, ::1] code, const int32_t[:, ::1] checks, int64_t nslots,
-                  sreg_slot, bint uses_calls, bint uses_phase, bint needs_tags, int64_t npreds,
-                  const uint8_t[::1] written):
-        """written: per slot, 1 if some instruction writes the register."""
+                  int64_t nregs, sreg_slot, bint uses_calls, bint uses_phase, bint needs_tags,
+                  int64_t npreds, const uint8_t[::1] written, bint uses_warp, bint refills):
+        """nslots: register slots (the first nregs) and constant rows; written: per slot, 1 if
+        some instruction writes the register; uses_warp: the program has warp collectives;
+        refills: some immediate uses the shared constant row."""
         cdef int i
+        if not 0 <= nregs <= nslots <= MAX_INIT:
+            raise ValueError(f"at most {MAX_INIT} register slots and constant rows")
+        self.nregs = nregs
+        self.uses_warp = uses_warp
+        self.refills = refills
         self.uses_phase = uses_phase
         self.needs_tags = needs_tags
         self.npreds = npreds
@@ -88,12 +96,15 @@ cdef int describe_launch(Ctx* c, Prepared prog, tuple grid, tuple block, int64_t
     """Fill in the program and shape fields of c; the arrays (MAX_INIT entries) are the
     caller's and outlive the run."""
     cdef int64_t i, ninit = len(init)
-    if ninit > MAX_INIT or prog.nslots > MAX_INIT:
-        raise ValueError(f"at most {MAX_INIT} parameter registers")
+    if ninit > MAX_INIT:
+        raise ValueError(f"at most {MAX_INIT} parameter registers and constants")
     c.code = prog.code
     c.ncode = prog.ncode
     c.checks = prog.checks
     c.nslots = prog.nslots
+    c.nregs = prog.nregs
+    c.uses_warp = prog.uses_warp
+    c.refills = prog.refills
     c.gx, c.gy, c.gz = grid
     c.Bx, c.By, c.Bz = block
     c.L = c.Bx * c.By * c.Bz
@@ -117,6 +128,8 @@ cdef int describe_launch(Ctx* c, Prepared prog, tuple grid, tuple block, int64_t
     if not prog.needs_tags:
         for i in range(prog.nslots):
             once[i] = not prog.written[i]
+    for i in range(prog.nregs, prog.nslots):    # constant rows: no instruction writes them and
+        once[i] = 1                             # no read checks their tags
     for i in range(ninit):
         once[init_slot[i]] |= 2          # a parameter: special registers do not touch it
     c.init_once = once

@@ -11,10 +11,11 @@ cdef enum:   # what run_group does after exec_op
     ACT_LEAVE = 2    # the group ended, waits at a barrier or split off its lanes: return
 
 
-cdef inline int check_reads(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n,
+cdef inline int check_reads(Ctx* c, Worker* w, int64_t k0, int64_t kn, int32_t* g, int n,
                             int64_t pc) noexcept nogil:
-    """Type-check the instruction's reads in field order; fault lanes that fail."""
-    cdef int64_t k, k0 = ins[C_CHK0], kn = ins[C_CHKN], L = c.L
+    """Type-check an instruction's reads (checks k0 .. k0+kn) in field order; fault lanes that
+    fail. Returns the size of the compacted group."""
+    cdef int64_t k, L = c.L
     cdef const int32_t* chk
     cdef int i, lane
     cdef uint8_t t
@@ -103,22 +104,37 @@ cdef inline int split_group(Worker* w, int32_t* g, int n, const uint8_t* pred, i
     return m
 
 
+cdef inline void refill_constant(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
+    """Write the instruction's immediate to the shared constant row (C_KREFILL: the program
+    has more immediates than constant rows) unless the row holds it already."""
+    cdef uint64_t v = <uint64_t>ins[C_IMM]
+    if w.kvalid and w.kval == v:
+        return
+    fill_u64(w.regs + ins[C_B] * c.L, v, c.L)
+    set_shape(w, ins[C_B], v, 0)
+    w.kval = v
+    w.kvalid = 1
+
+
 # ---- control flow (ISA.md §6): handlers of the `control` family
 
 cdef inline int ctl_bra(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int* n, int64_t* pc,
                         int64_t* limit, int first) noexcept nogil:
+    """bra.pN (taken iff pN is true) and bra.!pN (C_TY2 = 1: taken iff pN is false)."""
     cdef int64_t target = ins[C_IMM]
     cdef const uint8_t* pred
-    cdef int ntaken
+    cdef int ntrue
     if ins[C_PRED] < 0:
         pc[0] = target
         return ACT_JUMP
     pred = w.preds + ins[C_PRED] * c.L
-    ntaken = count_true(pred, g, n[0], first)
-    if ntaken == n[0]:
-        pc[0] = target
-    elif ntaken == 0:
-        pc[0] += 1
+    ntrue = count_true(pred, g, n[0], first)
+    if ntrue == n[0]:
+        pc[0] = pc[0] + 1 if ins[C_TY2] else target
+    elif ntrue == 0:
+        pc[0] = target if ins[C_TY2] else pc[0] + 1
+    elif ins[C_TY2]:          # lanes whose predicate is true fall through
+        n[0] = split_group(w, g, n[0], pred, pc[0] + 1, target, pc, limit)
     else:
         n[0] = split_group(w, g, n[0], pred, target, pc[0] + 1, pc, limit)
     return ACT_JUMP
@@ -247,12 +263,14 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
                 if n == 0:
                     return 0
         if ins[C_CHKN]:
-            n = check_reads(c, w, ins, g, n, pc)
+            n = check_reads(c, w, ins[C_CHK0], ins[C_CHKN], g, n, pc)
             if n == 0:
                 return 0
         w.budget -= n
         if w.budget <= 0 and poll(c, w):
             return 1
+        if c.refills and ins[C_KREFILL]:
+            refill_constant(c, w, ins)
         op = <int>ins[C_OP]
         if ins[C_WREG] >= 0 and update_shape(c, w, ins, n) and op_lazy(op):
             # a whole-block result known affine: its row is written when something reads it

@@ -85,6 +85,11 @@ cdef inline uint8_t* shared_ptr(Ctx* c, Worker* w, int lane, int64_t pc, uint64_
     return w.shared + off
 
 
+cdef inline uint64_t computed_offset(const int64_t* ins, uint64_t o) noexcept nogil:
+    """The offset of [rH + rO*S ± D] for rO = o: (o << log2 S) + D mod 2^64."""
+    return (o << ins[C_ASH]) + <uint64_t>ins[C_ADISP]
+
+
 cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, uint64_t* h,
                               uint64_t* off, bint shared) noexcept nogil:
     cdef int64_t mode = ins[C_AMODE]
@@ -97,9 +102,9 @@ cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, u
         off[0] = <uint64_t>ins[C_AY]         # a negative i32 wraps to a huge (out of bounds) offset
         if shared:                           # ISA 1.1 §12.2.3: shared [rB ± D] is rB ± D
             off[0] += h[0]
-    else:
+    else:                                    # [rH + rO*S ± D] (§12.2.1), mod 2^64
         h[0] = w.regs[ins[C_AX] * L + lane]
-        off[0] = w.regs[ins[C_AY] * L + lane]
+        off[0] = computed_offset(ins, w.regs[ins[C_AY] * L + lane])
 
 
 cdef inline uint64_t load_value(const uint8_t* p, int n, int ty) noexcept nogil:
@@ -183,9 +188,9 @@ cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const in
             lo = hi = <uint64_t>ins[C_AY]
         else:
             oreg = w.regs + ins[C_AY] * L
-            lo = hi = oreg[g[0]]
+            lo = hi = computed_offset(ins, oreg[g[0]])
             for i in range(1, n):
-                off = oreg[g[i]]
+                off = computed_offset(ins, oreg[g[i]])
                 lo = off if off < lo else lo
                 hi = off if off > hi else hi
     base[0] = cached_lookup(c, w, h, &size, wlo)
@@ -204,6 +209,7 @@ cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t*
     cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
     cdef uint64_t* rv = w.regs + (ins[C_DST] if op == OP_LDG else ins[C_A]) * L
     cdef const uint64_t* oreg = w.regs + ins[C_AY] * L
+    cdef uint64_t ash = <uint64_t>ins[C_ASH], disp = <uint64_t>ins[C_ADISP]
     cdef uint32_t b4
     if mode != AM_REG_REG:           # one address for the whole group
         if op == OP_LDG:
@@ -215,38 +221,38 @@ cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t*
     elif op == OP_LDG:
         if nb == 4 and ty != T_I32 and first >= 0:
             for lane in range(first, first + n):
-                memcpy(&b4, base + (oreg[lane] - wlo), 4)
+                memcpy(&b4, base + ((oreg[lane] << ash) + disp - wlo), 4)
                 rv[lane] = b4
         elif nb == 4 and ty != T_I32:
             for i in range(n):
                 lane = g[i]
-                memcpy(&b4, base + (oreg[lane] - wlo), 4)
+                memcpy(&b4, base + ((oreg[lane] << ash) + disp - wlo), 4)
                 rv[lane] = b4
         elif nb == 8:
             for i in range(n):
                 lane = g[i]
-                memcpy(&rv[lane], base + (oreg[lane] - wlo), 8)
+                memcpy(&rv[lane], base + ((oreg[lane] << ash) + disp - wlo), 8)
         else:
             for i in range(n):
                 lane = g[i]
-                rv[lane] = load_value(base + (oreg[lane] - wlo), nb, ty)
+                rv[lane] = load_value(base + ((oreg[lane] << ash) + disp - wlo), nb, ty)
     elif nb == 4 and first >= 0:
         for lane in range(first, first + n):
             b4 = <uint32_t>rv[lane]
-            memcpy(base + (oreg[lane] - wlo), &b4, 4)
+            memcpy(base + ((oreg[lane] << ash) + disp - wlo), &b4, 4)
     elif nb == 4:
         for i in range(n):
             lane = g[i]
             b4 = <uint32_t>rv[lane]
-            memcpy(base + (oreg[lane] - wlo), &b4, 4)
+            memcpy(base + ((oreg[lane] << ash) + disp - wlo), &b4, 4)
     elif nb == 8:
         for i in range(n):
             lane = g[i]
-            memcpy(base + (oreg[lane] - wlo), &rv[lane], 8)
+            memcpy(base + ((oreg[lane] << ash) + disp - wlo), &rv[lane], 8)
     else:
         for i in range(n):
             lane = g[i]
-            store_value(base + (oreg[lane] - wlo), nb, rv[lane])
+            store_value(base + ((oreg[lane] << ash) + disp - wlo), nb, rv[lane])
     if op == OP_LDG:
         write_tags(dst_tags(c, w, ins), <uint8_t>(ty + 1), g, n, first)
 
@@ -264,12 +270,12 @@ cdef inline bint affine_access(Ctx* c, Worker* w, const int64_t* ins, const int3
     if ins[C_AMODE] == AM_REG_IMM:
         ob = <uint64_t>ins[C_AY]
         s = 0
-    else:
+    else:                 # offsets (base + stride * lane) * S + D: affine too
         os = ins[C_AY]
         if not w.shp_ok[os]:
             return 0
-        ob = w.shp_base[os]
-        s = <int64_t>w.shp_stride[os]
+        ob = computed_offset(ins, w.shp_base[os])
+        s = <int64_t>(w.shp_stride[os] << ins[C_ASH])
     if s > (<int64_t>1 << 32) or s < -(<int64_t>1 << 32):
         return 0
     # The group's offsets run from first_off (lane g[0]) to the offset of lane g[n-1]: a

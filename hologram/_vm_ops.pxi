@@ -6,8 +6,9 @@
 # semantics and exec_op, the switch that runs one instruction over a group.
 
 from libc.math cimport (
-    cos, cosf, exp, expf, fma, fmaf, log, log10, log10f, log2, log2f, logf, sin, sinf, sqrt,
-    sqrtf, tan, tanf, tanh, tanhf)
+    ceil, ceilf, cos, cosf, erf, erff, exp, exp2, exp2f, expf, floor, floorf, fma, fmaf, log,
+    log10, log10f, log2, log2f, logf, round, roundf, sin, sinf, sqrt, sqrtf, tan, tanf, tanh,
+    tanhf, trunc, truncf)
 
 cdef enum:   # value types (hologram.isa.DType)
     T_I8 = 0
@@ -61,6 +62,16 @@ cdef enum:   # special registers of MOV_SREG (hologram.isa.SReg)
     SR_LANE_ID = 13
     SR_WARP_ID = 14
 
+cdef enum:   # shuffle modes (hologram.isa.ShflMode)
+    SH_IDX = 0
+    SH_UP = 1
+    SH_DOWN = 2
+    SH_XOR = 3
+
+cdef enum:   # vote modes (hologram.isa.VoteMode)
+    VO_ANY = 0
+    VO_ALL = 1
+
 cdef enum:   # fault codes (hologram.faults)
     F_OK = 0
     F_UNINIT_REG = 1
@@ -92,6 +103,7 @@ cdef enum:   # Atlas geometry (hologram.atlas) and ISA limits (hologram.isa)
     MAX_DEGREE = 6
     NUM_PREDS = 16
     CALL_DEPTH = 256
+    WARP_SIZE = 32
 
 cdef uint64_t CLASS_HANDLE_BASE = 0xFFFFFFFFFFFFFFA0ULL
 
@@ -163,8 +175,21 @@ cdef enum Op:   # one per instruction, in the order of hologram.isa.SPECS
     OP_PHASE_GET = 64
     OP_PHASE_ADV = 65
     OP_BOUND_MAP = 66
+    OP_PAND = 67
+    OP_POR = 68
+    OP_PXOR = 69
+    OP_PNOT = 70
+    OP_SHFL = 71
+    OP_VOTE = 72
+    OP_BALLOT = 73
+    OP_ERF = 74
+    OP_EXP2 = 75
+    OP_FLOOR = 76
+    OP_CEIL = 77
+    OP_TRUNC = 78
+    OP_ROUND = 79
 
-NUM_OPS = 67
+NUM_OPS = 80
 
 OPCODES = {
     'LDG': OP_LDG,
@@ -234,6 +259,19 @@ OPCODES = {
     'PhaseGet': OP_PHASE_GET,
     'PhaseAdv': OP_PHASE_ADV,
     'BoundMap': OP_BOUND_MAP,
+    'PAND': OP_PAND,
+    'POR': OP_POR,
+    'PXOR': OP_PXOR,
+    'PNOT': OP_PNOT,
+    'SHFL': OP_SHFL,
+    'VOTE': OP_VOTE,
+    'BALLOT': OP_BALLOT,
+    'ERF': OP_ERF,
+    'EXP2': OP_EXP2,
+    'FLOOR': OP_FLOOR,
+    'CEIL': OP_CEIL,
+    'TRUNC': OP_TRUNC,
+    'ROUND': OP_ROUND,
 }
 
 FAULT_CODES = {
@@ -393,6 +431,36 @@ cdef inline real real_unop(int op, real a) noexcept nogil:
             return tanh(a)
     elif op == OP_SIGMOID:
         return sigmoid_isa(a)
+    elif op == OP_ERF:
+        if real is float:
+            return erff(a)
+        else:
+            return erf(a)
+    elif op == OP_EXP2:
+        if real is float:
+            return exp2f(a)
+        else:
+            return exp2(a)
+    elif op == OP_FLOOR:
+        if real is float:
+            return floorf(a)
+        else:
+            return floor(a)
+    elif op == OP_CEIL:
+        if real is float:
+            return ceilf(a)
+        else:
+            return ceil(a)
+    elif op == OP_TRUNC:
+        if real is float:
+            return truncf(a)
+        else:
+            return trunc(a)
+    elif op == OP_ROUND:
+        if real is float:
+            return roundf(a)
+        else:
+            return round(a)
     return 0          # not a float unary instruction: never passed
 
 
@@ -972,6 +1040,90 @@ cdef void exec_pow(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
         vm_bug(w, ins, g, n, pc)
 
 
+cdef void exec_erf(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                   int first) noexcept nogil:
+    """ERF: element-wise d = OP(a), from `sem`."""
+    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ty == T_F32:
+        unop_rows(c, w, ins, g, n, pc, first, OP_ERF, K_F32, 32)
+    elif ty == T_F64:
+        unop_rows(c, w, ins, g, n, pc, first, OP_ERF, K_F64, 0)
+    elif ty == T_F16 or ty == T_BF16:
+        unop_rows(c, w, ins, g, n, pc, first, OP_ERF, K_HALF, sh)
+    else:
+        vm_bug(w, ins, g, n, pc)
+
+
+cdef void exec_exp2(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                    int first) noexcept nogil:
+    """EXP2: element-wise d = OP(a), from `sem`."""
+    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ty == T_F32:
+        unop_rows(c, w, ins, g, n, pc, first, OP_EXP2, K_F32, 32)
+    elif ty == T_F64:
+        unop_rows(c, w, ins, g, n, pc, first, OP_EXP2, K_F64, 0)
+    elif ty == T_F16 or ty == T_BF16:
+        unop_rows(c, w, ins, g, n, pc, first, OP_EXP2, K_HALF, sh)
+    else:
+        vm_bug(w, ins, g, n, pc)
+
+
+cdef void exec_floor(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                     int first) noexcept nogil:
+    """FLOOR: element-wise d = OP(a), from `sem`."""
+    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ty == T_F32:
+        unop_rows(c, w, ins, g, n, pc, first, OP_FLOOR, K_F32, 32)
+    elif ty == T_F64:
+        unop_rows(c, w, ins, g, n, pc, first, OP_FLOOR, K_F64, 0)
+    elif ty == T_F16 or ty == T_BF16:
+        unop_rows(c, w, ins, g, n, pc, first, OP_FLOOR, K_HALF, sh)
+    else:
+        vm_bug(w, ins, g, n, pc)
+
+
+cdef void exec_ceil(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                    int first) noexcept nogil:
+    """CEIL: element-wise d = OP(a), from `sem`."""
+    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ty == T_F32:
+        unop_rows(c, w, ins, g, n, pc, first, OP_CEIL, K_F32, 32)
+    elif ty == T_F64:
+        unop_rows(c, w, ins, g, n, pc, first, OP_CEIL, K_F64, 0)
+    elif ty == T_F16 or ty == T_BF16:
+        unop_rows(c, w, ins, g, n, pc, first, OP_CEIL, K_HALF, sh)
+    else:
+        vm_bug(w, ins, g, n, pc)
+
+
+cdef void exec_trunc(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                     int first) noexcept nogil:
+    """TRUNC: element-wise d = OP(a), from `sem`."""
+    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ty == T_F32:
+        unop_rows(c, w, ins, g, n, pc, first, OP_TRUNC, K_F32, 32)
+    elif ty == T_F64:
+        unop_rows(c, w, ins, g, n, pc, first, OP_TRUNC, K_F64, 0)
+    elif ty == T_F16 or ty == T_BF16:
+        unop_rows(c, w, ins, g, n, pc, first, OP_TRUNC, K_HALF, sh)
+    else:
+        vm_bug(w, ins, g, n, pc)
+
+
+cdef void exec_round(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                     int first) noexcept nogil:
+    """ROUND: element-wise d = OP(a), from `sem`."""
+    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ty == T_F32:
+        unop_rows(c, w, ins, g, n, pc, first, OP_ROUND, K_F32, 32)
+    elif ty == T_F64:
+        unop_rows(c, w, ins, g, n, pc, first, OP_ROUND, K_F64, 0)
+    elif ty == T_F16 or ty == T_BF16:
+        unop_rows(c, w, ins, g, n, pc, first, OP_ROUND, K_HALF, sh)
+    else:
+        vm_bug(w, ins, g, n, pc)
+
+
 cdef inline int exec_op(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int* n,
                         int64_t* pc, int64_t* limit, int first) noexcept nogil:
     """Run the instruction `ins` over the group g[0 .. n[0]) at pc[0] (first: the
@@ -1113,8 +1265,49 @@ cdef inline int exec_op(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int* 
         exec_phase_adv(c, w, ins, g, n[0], pc[0], first)
     elif op == OP_BOUND_MAP:
         exec_bound_map(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_PAND:
+        exec_predicate(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_POR:
+        exec_predicate(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_PXOR:
+        exec_predicate(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_PNOT:
+        exec_predicate(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_SHFL:
+        return ctl_collective(c, w, ins, g, n, pc, limit, first)
+    elif op == OP_VOTE:
+        return ctl_collective(c, w, ins, g, n, pc, limit, first)
+    elif op == OP_BALLOT:
+        return ctl_collective(c, w, ins, g, n, pc, limit, first)
+    elif op == OP_ERF:
+        exec_erf(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_EXP2:
+        exec_exp2(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_FLOOR:
+        exec_floor(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_CEIL:
+        exec_ceil(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_TRUNC:
+        exec_trunc(c, w, ins, g, n[0], pc[0], first)
+    elif op == OP_ROUND:
+        exec_round(c, w, ins, g, n[0], pc[0], first)
     else:
         vm_bug(w, ins, g, n[0], pc[0])      # an opcode the table does not have
     return ACT_NEXT
+
+
+cdef void run_collective(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int64_t pc,
+                         int first) noexcept nogil:
+    """Run the warp collective `ins` for its participating lanes g[0 .. n), whole
+    warps in ascending lane order whose operands have been checked (ISA.md §12.4)."""
+    cdef int op = <int>ins[C_OP]
+    if op == OP_SHFL:
+        exec_shfl(c, w, ins, g, n, pc, first)
+    elif op == OP_VOTE:
+        exec_vote(c, w, ins, g, n, pc, first)
+    elif op == OP_BALLOT:
+        exec_ballot(c, w, ins, g, n, pc, first)
+    else:
+        vm_bug(w, ins, g, n, pc)
 
 # hot: end

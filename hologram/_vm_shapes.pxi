@@ -71,6 +71,11 @@ cdef inline bint derive_shape(Ctx* c, Worker* w, const int64_t* ins, uint64_t* b
             stride[0] = 1
         elif SR_BLOCK_X <= sreg <= SR_GRID_DIM_Z:          # the same in every lane
             base[0] = sreg_value(c, w, sreg, 0)
+        elif sreg == SR_LANE_ID and c.L <= WARP_SIZE:     # one warp: the lane index
+            base[0] = 0
+            stride[0] = 1
+        elif sreg == SR_WARP_ID and c.L <= WARP_SIZE:     # one warp: 0
+            base[0] = 0
         else:
             return 0
         return 1

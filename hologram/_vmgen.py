@@ -6,8 +6,8 @@
 The VM (hologram/_core.pyx) includes the generated file. From :data:`hologram.isa.SPECS`, the
 ISA's enums and limits, the Atlas geometry and the fault codes it writes:
 
-* the ``Op`` enum and ``OPCODES`` in table order, the ``T_``, ``CC_``, ``AO_``, ``SR_`` and
-  ``F_`` enums, ``FAULT_CODES`` and the ISA's constants;
+* the ``Op`` enum and ``OPCODES`` in table order, the ``T_``, ``CC_``, ``AO_``, ``SR_``,
+  ``SH_``, ``VO_`` and ``F_`` enums, ``FAULT_CODES`` and the ISA's constants;
 * the per-opcode flags of :data:`~hologram.isa.VM_FLAGS` (``op_lazy``, ``op_own_rows``);
 * the element-wise semantics, each spec's :class:`~hologram.isa.CSem` as C (``int_binop``,
   ``real_binop``, ...): ladders on an opcode that is a constant wherever they are called, so
@@ -16,7 +16,9 @@ ISA's enums and limits, the Atlas geometry and the fault codes it writes:
   and, for the element-wise families, per operand kind, each calling an inline loop with
   constant arguments (setup.py forces the inlining, so each arm becomes its own loop). Every
   switch ends in ``vm_bug``, which faults the group with ``F_INTERNAL``: a VM bug, never a
-  program's fault.
+  program's fault;
+* ``run_collective``, the switch that runs a warp collective (family ``warp``) once its warps
+  are resolved (exec_op's arm only makes the lanes wait: ``ctl_collective``).
 
 A spec this module cannot turn into code (an unknown family, missing semantics for a type it
 allows) raises :class:`GenerationError`: a new instruction without its VM part fails here and
@@ -32,20 +34,16 @@ from pathlib import Path
 from typing import Iterable, List, Sequence, Tuple
 
 from . import atlas, faults
-from .isa import (CALL_DEPTH, FAMILIES, NUM_PREDS, VM_FLAGS, AtomOp, Cond, CSem, DType, SReg,
-                  Spec)
-from .isa import SPECS as ALL_SPECS
-
-# The instructions the VM runs: ISA 1.1 additions without a family are not lowered yet
-# (hologram/vm.py refuses programs that use them with a ProgramError).
-SPECS = tuple(s for s in ALL_SPECS if s.family)
+from .isa import (CALL_DEPTH, FAMILIES, NUM_PREDS, SPECS, VM_FLAGS, WARP_SIZE, AtomOp, Cond,
+                  CSem, DType, ShflMode, SReg, Spec, VoteMode)
 
 __all__ = ["render", "main", "OUTPUT", "GenerationError", "c_name"]
 
 OUTPUT = Path(__file__).with_name("_vm_ops.pxi")
 
 ELEMENTWISE = {"binary": "binop_rows", "unary": "unop_rows", "ternary": "ternop_rows"}
-SHARED_HANDLERS = {"memory": "exec_memory", "atomic": "exec_atomic"}
+SHARED_HANDLERS = {"memory": "exec_memory", "atomic": "exec_atomic",
+                   "predicate": "exec_predicate"}
 
 # Operand kinds of the element-wise loops (_vm_arith.pxi) and the canonical-form shift each arm
 # passes: a constant where the type fixes it, the row's C_SH (`sh`) for 8/16-bit types.
@@ -194,13 +192,16 @@ def _constants() -> List[str]:
                  ((f"AO_{a.name}", int(a)) for a in AtomOp))
     out += _enum("special registers of MOV_SREG (hologram.isa.SReg)",
                  ((f"SR_{c_name(r.name)}", int(r)) for r in SReg))
+    out += _enum("shuffle modes (hologram.isa.ShflMode)", ((f"SH_{m.name}", int(m)) for m in ShflMode))
+    out += _enum("vote modes (hologram.isa.VoteMode)", ((f"VO_{m.name}", int(m)) for m in VoteMode))
     out += _enum("fault codes (hologram.faults)",
                  ((f"F_{n}", code) for code, n in enumerate(faults.NAMES)))
     out += _enum("Atlas geometry (hologram.atlas) and ISA limits (hologram.isa)", (
         ("NUM_CLASSES", atlas.NUM_CLASSES), ("PAGES", atlas.PAGES),
         ("PAGE_BYTES", atlas.PAGE_BYTES), ("CLASS_BYTES", atlas.CLASS_BYTES),
         ("BOUNDARY_BYTES", atlas.BOUNDARY_BYTES), ("PHASE_MODULUS", atlas.PHASE_MODULUS),
-        ("MAX_DEGREE", atlas.MAX_DEGREE), ("NUM_PREDS", NUM_PREDS), ("CALL_DEPTH", CALL_DEPTH)))
+        ("MAX_DEGREE", atlas.MAX_DEGREE), ("NUM_PREDS", NUM_PREDS), ("CALL_DEPTH", CALL_DEPTH),
+        ("WARP_SIZE", WARP_SIZE)))
     out += [f"cdef uint64_t CLASS_HANDLE_BASE = {atlas.CLASS_HANDLE_BASE:#X}ULL"
             .replace("0X", "0x"), ""]
     out += ["cdef enum Op:   # one per instruction, in the order of hologram.isa.SPECS"]
@@ -328,6 +329,8 @@ def _dispatch() -> List[str]:
         out.append(f"    {'if' if k == 0 else 'elif'} op == {op_name(spec)}:")
         if spec.family == "control":
             out.append(f"        return {handler(spec)}(c, w, ins, g, n, pc, limit, first)")
+        elif spec.family == "warp":      # the lanes wait for their warps (run_collective)
+            out.append("        return ctl_collective(c, w, ins, g, n, pc, limit, first)")
         elif spec.family == "reduce":
             fold = spec.sem.fold if spec.sem else ""
             target = next((s for s in SPECS if s.variant == fold and s.family == "binary"), None)
@@ -338,7 +341,21 @@ def _dispatch() -> List[str]:
             out.append(f"        {handler(spec)}({CTX})")
     out += ["    else:",
             "        vm_bug(w, ins, g, n[0], pc[0])      # an opcode the table does not have",
-            "    return ACT_NEXT", ""]
+            "    return ACT_NEXT", "", ""]
+    return out + _collectives()
+
+
+def _collectives() -> List[str]:
+    """run_collective: the warp family's handlers, called when the warps are resolved."""
+    out = _signature("cdef void run_collective", HANDLER_ARGS) + [
+        '    """Run the warp collective `ins` for its participating lanes g[0 .. n), whole',
+        '    warps in ascending lane order whose operands have been checked (ISA.md §12.4)."""',
+        "    cdef int op = <int>ins[C_OP]"]
+    warp = [s for s in SPECS if s.family == "warp"]
+    for k, spec in enumerate(warp):
+        out += [f"    {'if' if k == 0 else 'elif'} op == {op_name(spec)}:",
+                f"        {handler(spec)}(c, w, ins, g, n, pc, first)"]
+    out += ["    else:", "        vm_bug(w, ins, g, n, pc)", ""]
     return out
 
 

@@ -68,6 +68,9 @@ FAMILIES: Dict[str, str] = {
     "atomic": "atomic read-modify-write (exec_atomic)",
     "pool": "pool instructions (a handler exec_<name> each)",
     "atlas": "Atlas instructions (a handler exec_<name> each)",
+    "predicate": "predicate logic (exec_predicate)",
+    "warp": "warp collectives: the lanes wait for their warp (ctl_collective), then a handler "
+            "exec_<name> runs the instruction for the warp's participating lanes together",
 }
 
 # Facts the VM needs about an instruction beyond its family.
@@ -277,21 +280,25 @@ SPECS: Tuple[Spec, ...] = (
     # ---- ISA 1.1 (§12)
     # 12.3 predicate logic
     *(Spec(v, (_f("dst", PRED, "w"), _f("src1", PRED, "r"), _f("src2", PRED, "r")),
-           f"{v[1:].lower()}.pred {{dst}}, {{src1}}, {{src2}}", group="predicate", since="1.1")
+           f"{v[1:].lower()}.pred {{dst}}, {{src1}}, {{src2}}", group="predicate",
+           family="predicate", since="1.1")
       for v in ("PAND", "POR", "PXOR")),
     Spec("PNOT", (_f("dst", PRED, "w"), _f("src", PRED, "r")), "not.pred {dst}, {src}",
-         group="predicate", since="1.1"),
+         group="predicate", family="predicate", since="1.1"),
     # 12.4 warp collectives
     Spec("SHFL", (_f("mode", SHFLMODE), TY, DST, _f("src", REG, "r", "ty"),
                   _f("lane", REGIMM, "r", U32T)), "shfl.{mode}.{ty} {dst}, {src}, {lane}",
-         T_ALL, "warp", since="1.1"),
+         T_ALL, "warp", "warp", since="1.1"),
     Spec("VOTE", (_f("mode", VOTEMODE), _f("dst", PRED, "w"), _f("src", PRED, "r")),
-         "vote.{mode} {dst}, {src}", group="warp", since="1.1"),
+         "vote.{mode} {dst}, {src}", group="warp", family="warp", since="1.1"),
     Spec("BALLOT", (_f("dst", REG, "w", U32T), _f("src", PRED, "r")), "ballot.u32 {dst}, {src}",
-         group="warp", since="1.1"),
-    # 12.5 math
+         group="warp", family="warp", since="1.1"),
+    # 12.5 math: the C functions for f32 / f64, as for the transcendentals (floor, ceil, trunc
+    # and round are exact)
     *(Spec(v, (TY, DST, _f("src", REG, "r", "ty")), f"{v.lower()}.{{ty}} {{dst}}, {{src}}",
-           T_FLOAT, "math", since="1.1") for v in ("ERF", "EXP2", "FLOOR", "CEIL", "TRUNC", "ROUND")),
+           T_FLOAT, "math", "unary", sem=CSem(floats=c), since="1.1") for v, c in (
+        ("ERF", "erff/erf"), ("EXP2", "exp2f/exp2"), ("FLOOR", "floorf/floor"),
+        ("CEIL", "ceilf/ceil"), ("TRUNC", "truncf/trunc"), ("ROUND", "roundf/round"))),
 )
 
 # Warp collectives: a lane waits at them until its warp is resolved (§12.4)

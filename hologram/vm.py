@@ -6,26 +6,34 @@ of ``_core.LAYOUT["NCOL"]`` int64 columns, driven by the field kinds and roles o
 :data:`hologram.isa.SPECS`; registers are renamed to dense *slots* (only registers the program
 names get storage), and each instruction gets the list of register reads the VM must
 type-check, in field order.
+
+An immediate operand (ISA 1.1 §12.1) is read from a *constant row*: a slot after the
+registers that holds the value in every lane, written once per launch like a parameter. So the
+element-wise loops need no form of their own for immediates, and register shapes see them as
+uniform values. A program with more than ``CONST_ROWS`` distinct immediates gives the most used
+ones a row each; the others share one row that the VM rewrites before an instruction that needs
+another value (C_KREFILL).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from . import _core, atlas, faults, verify
-from .errors import ProgramError
-from .isa import (F64, FLAG, GADDR, IMM, LABEL, OPTPRED, PRED, REG, REGIMM, SADDR, TYPE, U8,
-                  U16, U32, U64, ENUMS, BufferOffset, DType, Imm, Instruction, PhiCoordinate,
-                  RegisterIndirect, RegisterIndirectComputed, SReg, registers_used)
+from .isa import (COLLECTIVES, FLAG, GADDR, IMM, LABEL, OPTPRED, PRED, REG, REGIMM, SADDR,
+                  TYPE, U8, U16, U32, U64, ENUMS, BufferOffset, DType, Imm, Instruction,
+                  PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, registers_used)
 from .launch import Launch
 from .program import Program
 
 L_ = _core.LAYOUT
 NCOL = L_["NCOL"]
 OPCODES = _core.OPCODES
+CONST_ROWS = L_["MAX_CONSTS"]     # immediates with a constant row of their own
 
 _core.set_atlas_tables(atlas.MIRROR, atlas.DEGREE,
                        [k for row in atlas.NEIGHBOUR_TABLE for k in row], atlas.IS_UNITY)
@@ -43,6 +51,9 @@ class Lowered:
     by_signature: Dict[Tuple[Tuple[int, DType], ...], "_core.Prepared"]
     slot_list: List[int]      # slot_of as a list (fast indexing on the launch path)
     uses_accum: bool          # the program has res.accum (else no resonance array is made)
+    nregs: int                # register slots; constant rows follow them
+    constants: List[Tuple[int, int, int]]   # constant rows as launch init entries (slot, 0, value)
+    refills: bool             # some immediates share the last constant row (C_KREFILL)
 
 
 def _i64(v: int) -> int:
@@ -81,46 +92,39 @@ def reduction_identity(variant: str, ty: DType) -> int:
     return canonical(ty, sign if ty.is_signed else 0)
 
 
-def _not_lowered(ins: Instruction) -> Optional[str]:
-    """The part of ISA 1.1 (§12) in ``ins`` that the VM does not run yet, or None."""
-    if ins.variant not in OPCODES:
-        return ins.spec.mnemonic.split(".")[0]
-    for f, v in zip(ins.spec.fields, ins.values):
-        if isinstance(v, Imm):
-            return "immediate operands"
-        if f.kind == FLAG and v:
-            return "negated predicates"
-        if isinstance(v, RegisterIndirectComputed) and (v.scale != 1 or v.disp):
-            return "scaled or displaced addresses"
-        if v in (SReg.LaneId, SReg.WarpId) and f.name == "sreg":
-            return "%laneid and %warpid"
-    return None
-
-
 def lower(program: Program) -> Lowered:
     """Lower a validated program (cached on the program object)."""
     cached = program._lowered
     if cached is not None:
         return cached
-    for pc, ins in enumerate(program.instructions):
-        what = _not_lowered(ins)
-        if what is not None:
-            raise ProgramError(f"the VM does not run {what} (ISA 1.1) yet; run this program "
-                               f"with the reference engine (backend='reference')", pc, str(ins))
     used = sorted({r for ins in program.instructions for r in registers_used(ins)})
     slot_of = np.full(256, -1, np.int64)
     slot_of[used] = np.arange(len(used))
+    # Constant rows: the most used immediates first (ties: first use), one shared row beyond
+    uses = Counter(v for ins in program.instructions for _, v in immediates(ins))
+    own = sorted(uses, key=lambda v: -uses[v])[:CONST_ROWS]
+    const_slot = {v: len(used) + k for k, v in enumerate(own)}
+    refills = len(uses) > len(own)
+    shared_row = len(used) + len(own)
     code = np.zeros((len(program), NCOL), np.int64)
     for pc, ins in enumerate(program.instructions):
-        _lower_instruction(ins, code[pc], slot_of, program.labels)
-    lowered = Lowered(code, len(used), slot_of, slot_of[252:256].copy(),
+        _lower_instruction(ins, code[pc], slot_of, program.labels, const_slot, shared_row)
+    lowered = Lowered(code, shared_row + refills, slot_of, slot_of[252:256].copy(),
                       # RET too: its call-stack depth must be reset even without any CALL
                       any(ins.variant in ("CALL", "RET") for ins in program.instructions),
                       program, {},
                       [int(x) for x in slot_of],
-                      any(ins.variant == "ResAccum" for ins in program.instructions))
+                      any(ins.variant == "ResAccum" for ins in program.instructions),
+                      len(used), [(k, 0, v) for v, k in const_slot.items()], refills)
     program._lowered = lowered
     return lowered
+
+
+def immediates(ins: Instruction) -> List[Tuple[str, int]]:
+    """The immediate operands of an instruction as (field, register content): the value that
+    a register of the operand's type would hold (ISA 1.1 §12.1)."""
+    return [(f.name, canonical(ins.reg_type(f), v.value))
+            for f, v in zip(ins.spec.fields, ins.values) if isinstance(v, Imm)]
 
 
 def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_core.Prepared":
@@ -142,6 +146,8 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
             else:
                 checks.append((0, int(low.slot_of[index]), int(ty), index))
         code[pc, L_["C_CHKN"]] = len(checks) - code[pc, L_["C_CHK0"]]
+        if ins.variant in COLLECTIVES:     # read when the warp is resolved, not on arrival
+            code[pc, L_["C_CHKW"]], code[pc, L_["C_CHKN"]] = code[pc, L_["C_CHKN"]], 0
     # Register rows each instruction reads (kind 2 entries after the checks): the VM writes
     # rows of registers with a known shape only when something reads them.
     for pc, ins in enumerate(low.program.instructions):
@@ -167,14 +173,16 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
         for f, v in zip(ins.spec.fields, ins.values):
             if f.kind == REG and f.role in ("w", "rw"):
                 written[low.slot_of[v]] = 1
-    result = _core.Prepared(code, table, low.nslots, low.sreg_slot, low.uses_calls,
+    result = _core.Prepared(code, table, low.nslots, low.nregs, low.sreg_slot, low.uses_calls,
                             any(ins.variant in ("PhaseGet", "PhaseAdv") for ins in instrs),
-                            needs_tags, max(preds, default=-1) + 1, written)
+                            needs_tags, max(preds, default=-1) + 1, written,
+                            any(ins.variant in COLLECTIVES for ins in instrs), low.refills)
     low.by_signature[param_types] = result
     return result
 
 
-def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, labels) -> None:
+def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, labels,
+                       const_slot: Dict[int, int], shared_row: int) -> None:
     row[L_["C_OP"]] = OPCODES[ins.variant]
     row[L_["C_PRED"]] = -1
     written = [v for f, v in zip(ins.spec.fields, ins.values) if f.kind == REG and f.role in ("w", "rw")]
@@ -197,6 +205,11 @@ def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, l
             row[L_["C_PRED"]] = -1 if v is None else v
         elif k in (REG, PRED) and f.role == "w":
             row[L_["C_DST"]] = slot_of[v] if k == REG else v
+        elif isinstance(v, Imm):         # a constant row (ISA 1.1 §12.1)
+            value = canonical(ins.reg_type(f), v.value)
+            row[sources.pop(0)] = const_slot.get(value, shared_row)
+            row[L_["C_IMM"]] = _i64(value)
+            row[L_["C_KREFILL"]] = value not in const_slot
         elif k == REG and f.role == "range":
             row[L_["C_A"]] = slot_of[v]
             row[L_["C_B"]] = _i64(reduction_identity(ins.variant, ins.ty))
@@ -210,9 +223,15 @@ def _lower_instruction(ins: Instruction, row: np.ndarray, slot_of: np.ndarray, l
             row[L_["C_IMM"]] = _i64(v)
         elif k in (GADDR, SADDR):
             _lower_address(v, row, slot_of)
+        elif k == FLAG:                  # bra.!pN (§12.3)
+            row[L_["C_TY2"]] = int(v)
     if ins.variant == "SEL":     # original register numbers, for the fault message
         row[L_["C_IMM"]] = ins.src_true
         row[L_["C_PRED"]] = ins.src_false
+        row[L_["C_TY2"]] = 0
+        if ins.negate:           # sel.T rD, !pP, rT, rF selects like sel.T rD, pP, rF, rT
+            for a, b in (("C_B", "C_C"), ("C_IMM", "C_PRED")):
+                row[L_[a]], row[L_[b]] = row[L_[b]], row[L_[a]]
 
 
 def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
@@ -223,9 +242,10 @@ def _lower_address(a, row: np.ndarray, slot_of: np.ndarray) -> None:
         row[L_["C_AY"]] = atlas.boundary_offset(a.cls, a.page, a.byte)
     elif isinstance(a, RegisterIndirect):
         row[L_["C_AMODE"]], row[L_["C_AX"]], row[L_["C_AY"]] = L_["AM_REG_IMM"], slot_of[a.base], a.offset
-    else:
+    else:                        # [rH + rO*S ± D]: the offset is (rO << log2 S) + D
         row[L_["C_AMODE"]] = L_["AM_REG_REG"]
         row[L_["C_AX"]], row[L_["C_AY"]] = slot_of[a.handle_reg], slot_of[a.offset_reg]
+        row[L_["C_ASH"]], row[L_["C_ADISP"]] = a.scale.bit_length() - 1, a.disp
 
 
 class VmEngine:
@@ -264,7 +284,7 @@ def run(launch: Launch, engine: "_core.Engine", host: "_core.HostTable"
         # canonical sign/zero extension; floats are already bit patterns.
         slots = low.slot_list
         init = [(slots[r], ty + 1, v & 0xFFFFFFFFFFFFFFFF)
-                for r, ty, v in launch.reg_init if slots[r] >= 0]
+                for r, ty, v in launch.reg_init if slots[r] >= 0] + low.constants
         windows = {h: w.base for h, w in launch.windows.items()} if launch.windows else None
         state = launch.engine_state = (prepared, init, launch.params, low.uses_accum, windows)
     prepared, init, params, uses_accum, windows = state

@@ -30,7 +30,6 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     # also declared in pyproject.toml; here for a copy of tests/ run without it
     config.addinivalue_line("markers", "slow: long-running tests (fuzzing at scale); run with --runslow")
-    config.addinivalue_line("markers", NEEDS_VM_ISA11_DOC)
     config.addinivalue_line("markers", DASK_DOC)
 
 
@@ -38,19 +37,7 @@ DASK_DOC = ("dask: runs on a real dask.distributed LocalCluster (2 worker proces
             "with --rundask")
 
 
-NEEDS_VM_ISA11_DOC = ("needs_vm_isa11: runs ISA 1.1 (ISA.md §12) on the VM; skipped for the vm "
-                      "engine while isa_testlib.VM_RUNS_ISA11 is False")
-
-
 def pytest_collection_modifyitems(config, items):
-    from isa_testlib import VM_RUNS_ISA11
-    skip_vm = pytest.mark.skip(reason="the VM does not run ISA 1.1 yet (VM_RUNS_ISA11)")
-    for item in items:
-        params = getattr(item, "callspec", None)
-        engine = params.params.get("backend_name", params.params.get("engine")) if params \
-            else None
-        if "needs_vm_isa11" in item.keywords and engine == "vm" and not VM_RUNS_ISA11:
-            item.add_marker(skip_vm)
     if not config.getoption("--rundask"):
         skip_dask = pytest.mark.skip(reason="dask cluster: run with --rundask")
         for item in items:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import hologram as hg
 from hologram.backend import lane_coords
-from hologram.isa import (SPECS, AtomOp, BufferOffset, Cond, DType, Instruction, PhiCoordinate,
-                          RegisterIndirect, RegisterIndirectComputed, Scope, SReg)
+from hologram.isa import (ENUMS, SPECS, AtomOp, BufferOffset, Cond, DType, Imm, Instruction,
+                          PhiCoordinate, RegisterIndirect, RegisterIndirectComputed, Scope, SReg)
 from hologram.program import Program
 
 SMALL = hg.assemble("""
@@ -650,23 +650,26 @@ def _address(draw):
     if mode == 2:
         return RegisterIndirect(draw(_REGS),
                                 draw(st.sampled_from([0, 4, 7, 16, -1, -8, 2**31 - 1])))
-    return RegisterIndirectComputed(draw(_REGS), draw(_REGS))
+    return RegisterIndirectComputed(draw(_REGS), draw(_REGS), draw(st.sampled_from([1, 2, 4, 8])),
+                                    draw(st.sampled_from([0, 0, 4, -4, -2**31, 2**31 - 1])))
 
 
 @st.composite
 def random_instruction(draw):
-    from isa_testlib import SREGS_10, VM_RUNS_ISA11    # (ISA 1.1 once the VM runs it)
-    spec = draw(st.sampled_from([s for s in SPECS if VM_RUNS_ISA11 or s.since == "1.0"]))
+    spec = draw(st.sampled_from(SPECS))
     fields = {}
     for f in spec.fields:
         k = f.kind
         if k == "type":
             fields[f.name] = draw(st.sampled_from(sorted(spec.types))) if f.name == "ty" \
                 else draw(_TYPES)
-        elif k in ("reg", "regimm"):
+        elif k == "reg":
             fields[f.name] = draw(_REGS) if f.role != "range" else draw(st.integers(0, 6))
-        elif k == "flag":
-            fields[f.name] = False
+        elif k == "regimm":              # a register or an immediate (ISA 1.1 §12.1)
+            fields[f.name] = draw(_REGS | st.builds(Imm, st.sampled_from(
+                [0, 1, 2, 31, 32, 0x3F800000, 2**32 - 1])))
+        elif k == "flag":                # bra.!pN, sel !pN: only with a predicate
+            fields[f.name] = fields.get("pred") is not None and draw(st.booleans())
         elif k in ("pred", "optpred"):
             fields[f.name] = draw(st.integers(0, 3) | st.none()) if k == "optpred" \
                 else draw(st.integers(0, 3))
@@ -690,7 +693,9 @@ def random_instruction(draw):
         elif k == "scope":
             fields[f.name] = draw(st.sampled_from(list(Scope)))
         elif k == "sreg":
-            fields[f.name] = draw(st.sampled_from(list(SReg) if VM_RUNS_ISA11 else SREGS_10))
+            fields[f.name] = draw(st.sampled_from(list(SReg)))
+        elif k in ("shflmode", "votemode"):
+            fields[f.name] = draw(st.sampled_from(list(ENUMS[k])))
         elif k == "atomop":
             fields[f.name] = draw(st.sampled_from(list(AtomOp)))
         elif k in ("gaddr", "saddr"):

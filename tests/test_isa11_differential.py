@@ -4,10 +4,9 @@ math functions, %laneid / %warpid, scaled and displaced addresses (global and sh
 §12.2.3 form included) and warp collectives (at the top level of main, where every live lane
 of a warp reaches them together; divergence is tested in test_isa11_warp.py).
 
-While the VM does not run ISA 1.1 (``isa_testlib.VM_RUNS_ISA11`` is False) the generated cases
-run on the reference interpreter only: they must finish without an unplanned fault (the faulting
-family: with exactly the planted fault). Once the switch is on, every case is compared between
-the reference and the VM with 1 and 2 threads, as in test_differential.py.
+Every case is compared between the reference and the VM with 1 and 2 threads, as in
+test_differential.py; it must finish without an unplanned fault (the faulting family: with
+exactly the planted fault).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 from hologram.isa import (SPEC_BY_VARIANT, Cond, DType, Imm, RegisterIndirect,
                           RegisterIndirectComputed, ShflMode, SReg, VoteMode)
-from isa_testlib import ISA11_VARIANTS, VM_RUNS_ISA11
+from isa_testlib import ISA11_VARIANTS
 import test_differential as td
 from test_differential import (FLOATS, INB, INTS, NBINS, R_BASE, R_IN, R_LL, R_SCRATCH, R_SLOT,
                                R_ZERO, SCR, T0, T1, T2, T3, Features, Gen, NoRegister)
@@ -234,14 +233,9 @@ def cases(feat: Features, max_lanes: int = 96):
 
 
 def check(case, faulting: bool = False) -> None:
-    """Reference (and, once the VM runs ISA 1.1, the VM with 1 and 2 threads)."""
-    if VM_RUNS_ISA11:
-        ref = td.check_case(case, expect_error=faulting)
-    else:
-        td.note(td.describe(case))
-        ref = td.run_case(case, "reference")
-        if not faulting:
-            assert ref.error is None, f"reference faulted: {ref.error}\n" + td.describe(case)
+    """The reference and the VM with 1 and 2 threads agree (and the planted fault is the
+    one reported)."""
+    ref = td.check_case(case, expect_error=faulting)
     if faulting:
         lanes = [g for g, k in enumerate(case.kinds) if k]
         if not lanes:

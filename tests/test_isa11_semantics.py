@@ -1,11 +1,9 @@
 """ISA 1.1 (ISA.md §12) semantics against hand-computed expectations, on every engine.
 
-§12.1 immediates, §12.2 addressing (the §12.2.3 change of shared ``[rB ± D]`` runs on the VM
-already), §12.3 predicate logic, §12.5 math and the register-naming fault messages of §12.6.
-Warp collectives are in test_isa11_warp.py, parameter declarations in test_isa11_params.py.
+§12.1 immediates, §12.2 addressing (with the §12.2.3 change of shared ``[rB ± D]``), §12.3
+predicate logic, §12.5 math and the register-naming fault messages of §12.6. Warp collectives are in test_isa11_warp.py, parameter declarations in test_isa11_params.py.
 Expected values are literals worked out from the spec (float results as bit patterns);
-nothing recomputes them with code that mirrors an engine. Tests that run a 1.1 instruction on
-the VM carry the ``needs_vm_isa11`` marker (skipped for the VM until it runs them).
+nothing recomputes them with code that mirrors an engine.
 """
 
 from __future__ import annotations
@@ -18,9 +16,6 @@ import pytest
 
 import hologram as hg
 from helpers import as_bits, run_snippet
-
-needs_vm_isa11 = pytest.mark.needs_vm_isa11
-
 
 def run(backend, body, outs, **kw):
     """One lane; floats come back as bit patterns, predicates as bools."""
@@ -51,7 +46,6 @@ def f32(x: float) -> int:
 # --------------------------------------------------------------------------------------------
 # §12.1 immediate operands
 
-@needs_vm_isa11
 @pytest.mark.parametrize("body, out, want", [
     ("mov_imm.u64 r1, 10\nadd.u64 r1, r1, 4", ("r1", "u64"), 14),
     ("mov_imm.i32 r5, 7\nsub.i32 r5, r5, -1", ("r5", "i32"), 8),
@@ -83,7 +77,6 @@ def test_immediate_last_operand(backend, body, out, want):
     assert run1(backend, body, out) == want
 
 
-@needs_vm_isa11
 def test_immediate_shift_amounts_and_compares(backend):
     got = run(backend, """
         mov_imm.u64 r1, 3
@@ -105,7 +98,6 @@ def test_immediate_shift_amounts_and_compares(backend):
     assert got == [12, 6, -8, True, False, True, True, True, False]
 
 
-@needs_vm_isa11
 def test_division_by_an_immediate_zero_faults_at_run_time(backend):
     e = fault(backend, "mov_imm.u32 r1, 5\nmov_imm.u32 r9, 1\ndiv.u32 r2, r1, 0",
               hg.DivisionByZero)
@@ -114,7 +106,6 @@ def test_division_by_an_immediate_zero_faults_at_run_time(backend):
     assert e.pc == 1
 
 
-@needs_vm_isa11
 def test_immediate_operand_is_not_a_register_read(backend):
     # the first source is still read and checked; the immediate never is
     e = fault(backend, "add.u32 r2, r1, 4", hg.UninitializedRegister)
@@ -126,7 +117,6 @@ def test_immediate_operand_is_not_a_register_read(backend):
 # --------------------------------------------------------------------------------------------
 # §12.2.1 displacement and scale on a computed address (global memory)
 
-@needs_vm_isa11
 def test_scaled_and_displaced_global_addresses(backend):
     data = np.array([10, 20, 30, 40, 50, 60, 70, 80], np.uint32)
     out = run(backend, """
@@ -144,7 +134,6 @@ def test_scaled_and_displaced_global_addresses(backend):
     assert out == [30, 20, 60, 20, 0, 80, 10]
 
 
-@needs_vm_isa11
 def test_scaled_global_store_and_atomic(backend):
     data = np.zeros(8, np.uint32)
     run(backend, """
@@ -158,7 +147,6 @@ def test_scaled_global_store_and_atomic(backend):
     assert data.tolist() == [0, 0, 0, 0, 0xAB000000, 10, 0, 0]
 
 
-@needs_vm_isa11
 def test_displacement_below_zero_wraps_out_of_bounds(backend):
     data = np.zeros(4, np.uint32)
     e = fault(backend, "mov_imm.u64 r2, 0\nldg.u32 r3, [r1 + r2*4 - 4]", hg.OutOfBounds,
@@ -170,7 +158,6 @@ def test_displacement_below_zero_wraps_out_of_bounds(backend):
               extra_params={"r1": data})      # the source (u64) is read before the address
 
 
-@needs_vm_isa11
 def test_scaled_address_reads_handle_then_offset_as_u64(backend):
     e = fault(backend, "mov_imm.u32 r2, 1\nldg.u32 r3, [r1 + r2*4]", hg.UninitializedRegister)
     assert e.message == "uninitialized register: r1"
@@ -182,7 +169,6 @@ def test_scaled_address_reads_handle_then_offset_as_u64(backend):
 # --------------------------------------------------------------------------------------------
 # §12.2.2 scaled shared addresses (handles never read) and §12.2.3 [rB ± D]
 
-@needs_vm_isa11
 def test_scaled_shared_addresses(backend):
     out = run(backend, """
         mov_imm.u64 r5, 3
@@ -269,7 +255,6 @@ def test_shared_register_indirect_per_lane(backend):
 # --------------------------------------------------------------------------------------------
 # §12.3 predicate logic, bra.!p, sel !p
 
-@needs_vm_isa11
 @pytest.mark.parametrize("a, b, want", [
     # a, b, (and, or, xor, not a)
     (True, True, [True, True, False, False]), (True, False, [False, True, True, False]),
@@ -291,7 +276,6 @@ def test_predicate_logic_truth_tables(backend, a, b, want):
     assert got == want + [want[0]]
 
 
-@needs_vm_isa11
 def test_predicate_logic_reads_both_sources_in_order(backend):
     e = fault(backend, "mov_imm.u32 r1, 1\nseteq.u32 p1, r1, r1\nand.pred p2, p1, p3",
               hg.UninitializedPredicate)
@@ -302,7 +286,6 @@ def test_predicate_logic_reads_both_sources_in_order(backend):
     assert e.message == "uninitialized predicate: p9"
 
 
-@needs_vm_isa11
 def test_negated_branch(backend):
     got = run(backend, """
         mov_imm.u32 r1, 1
@@ -321,7 +304,6 @@ def test_negated_branch(backend):
     assert e.message == "uninitialized predicate: p3" and e.instruction == "bra.!p3 @x"
 
 
-@needs_vm_isa11
 def test_negated_select_reads_only_the_selected_source(backend):
     got = run(backend, """
         mov_imm.u32 r1, 1
@@ -366,7 +348,6 @@ ROUNDING = [
 ]
 
 
-@needs_vm_isa11
 @pytest.mark.parametrize("x, fl, ce, tr, ro", ROUNDING, ids=lambda v: repr(v))
 def test_floor_ceil_trunc_round_f32(backend, x, fl, ce, tr, ro):
     got = run(backend, f"""
@@ -379,7 +360,6 @@ def test_floor_ceil_trunc_round_f32(backend, x, fl, ce, tr, ro):
     assert got == [f32(fl), f32(ce), f32(tr), f32(ro)]        # bit-exact, -0.0 included
 
 
-@needs_vm_isa11
 def test_rounding_of_nan_f64_f16_bf16(backend):
     got = run(backend, """
         mov_imm.f32 r1, nan
@@ -417,7 +397,6 @@ def _ulps(ty: str, got: int, want: float) -> float:
     return abs(x - want) / ulp
 
 
-@needs_vm_isa11
 @pytest.mark.parametrize("ty", ["f32", "f64"])
 def test_erf_and_exp2(backend, ty):
     got = run(backend, f"""
@@ -455,7 +434,6 @@ def test_erf_and_exp2(backend, ty):
                        0, inf]
 
 
-@needs_vm_isa11
 def test_f16_math_goes_through_f32(backend):
     got = run(backend, """
         mov_imm.f16 r1, 3.0
@@ -468,7 +446,6 @@ def test_f16_math_goes_through_f32(backend):
     assert got == [0x4800, 0x0000, 0x7C00]
 
 
-@needs_vm_isa11
 def test_math_reads_its_type(backend):
     e = fault(backend, "mov_imm.f64 r1, 1.0\nfloor.f32 r2, r1", hg.TypeMismatch)
     assert e.message == "type mismatch: r1: expected f32, got f64"
@@ -494,27 +471,3 @@ def test_type_mismatch_names_register_and_both_types(backend):
     e = fault(backend, "mov_imm.u32 r1, 1\nseteq.u32 p1, r1, r1\nmov_imm.i64 r5, 0\n"
                        "sel.u32 r3, p1, r5, r1", hg.TypeMismatch)
     assert e.message == "type mismatch: r5: expected u32, got i64"
-
-
-# --------------------------------------------------------------------------------------------
-# Until the VM runs ISA 1.1 it refuses such programs before any lane runs (never silently)
-
-@pytest.mark.skipif(__import__("isa_testlib").VM_RUNS_ISA11, reason="the VM runs ISA 1.1")
-@pytest.mark.parametrize("text, what", [
-    ("mov_imm.u32 r1, 1\nadd.u32 r1, r1, 4", "immediate operands"),
-    ("mov_imm.u32 r1, 1\nseteq.u32 p0, r1, r1\nbra.!p0 @x\nx:", "negated predicates"),
-    ("mov_imm.u32 r1, 1\nseteq.u32 p0, r1, r1\nsel.u32 r2, !p0, r1, r1", "negated predicates"),
-    ("mov_imm.u64 r1, 0\nlds.u32 r2, [r1*4]", "scaled or displaced addresses"),
-    ("mov_imm.u64 r1, 0\nldg.u32 r2, [r9 + r1 + 4]", "scaled or displaced addresses"),
-    ("mov.u32 r1, %laneid", "%laneid and %warpid"),
-    ("mov_imm.u32 r1, 1\nseteq.u32 p0, r1, r1\nvote.any p1, p0", "vote"),
-    ("mov_imm.f32 r1, 1.5\nfloor.f32 r2, r1", "floor"),
-])
-def test_vm_refuses_isa11_until_it_runs_it(text, what):
-    prog = hg.assemble(text)
-    out = np.zeros(4, np.uint32)
-    with pytest.raises(hg.ProgramError) as ei:
-        hg.CpuBackend().execute_program(prog, hg.LaunchConfig(1, 1, 16), {"r9": out})
-    assert f"the VM does not run {what} (ISA 1.1) yet" in str(ei.value)
-    assert ei.value.index == len(prog) - 1
-    hg.ReferenceBackend().execute_program(prog, hg.LaunchConfig(1, 1, 16), {"r9": out})

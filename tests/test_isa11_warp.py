@@ -3,8 +3,7 @@ convergence rule (partial warps, exited lanes, read faults, WarpDivergence), on 
 
 Expectations are worked out by hand from §12.4, or (the hypothesis test at the end) by a small
 independent model of the convergence rule. On the VM every case runs with 1 and 2 threads and
-must give the same result. Tests carry ``needs_vm_isa11`` (skipped for the VM until it runs
-the collectives).
+must give the same result.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hologram as hg
-
-pytestmark = pytest.mark.needs_vm_isa11
 
 
 def launch(backend_name: str, text: str, block, grid=1, dtype=np.uint32, shared=0,

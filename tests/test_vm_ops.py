@@ -17,7 +17,7 @@ from hologram.isa import T_FLOAT, CSem, Spec
 from hologram.launch import raise_fault
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = _vmgen.SPECS        # the instructions the VM runs
+SPECS = _vmgen.SPECS        # the table the VM's code is generated from
 
 
 def test_generated_vm_ops_is_current():
@@ -52,20 +52,20 @@ def test_a_new_instruction_changes_the_generated_code(monkeypatch):
     test_generated_vm_ops_is_current (and the rebuilt extension then fails the opcode test)."""
     before = _vmgen.render()
     exp = next(s for s in SPECS if s.variant == "EXP")
-    _with_spec(monkeypatch, dataclasses.replace(exp, variant="EXP2",
-                                                text=exp.text.replace("exp", "exp2", 1),
-                                                sem=CSem(floats="exp2f/exp2")))
+    _with_spec(monkeypatch, dataclasses.replace(exp, variant="EXPM1",
+                                                text=exp.text.replace("exp", "expm1", 1),
+                                                sem=CSem(floats="expm1f/expm1")))
     after = _vmgen.render()
     assert after != before
-    assert "OP_EXP2" in after and "exp2f(a)" in after and "exec_exp2(" in after
+    assert "OP_EXPM1" in after and "expm1f(a)" in after and "exec_expm1(" in after
 
 
 @pytest.mark.parametrize("sem", [None, CSem(), CSem(ints="int_abs")],
                          ids=["no sem", "empty sem", "ints only"])
 def test_an_element_wise_row_without_float_semantics_cannot_be_generated(monkeypatch, sem):
     exp = next(s for s in SPECS if s.variant == "EXP")
-    _with_spec(monkeypatch, dataclasses.replace(exp, variant="EXP2", sem=sem))
-    with pytest.raises(_vmgen.GenerationError, match="EXP2"):
+    _with_spec(monkeypatch, dataclasses.replace(exp, variant="EXPM1", sem=sem))
+    with pytest.raises(_vmgen.GenerationError, match="EXPM1"):
         _vmgen.render()
 
 
@@ -101,8 +101,8 @@ def _run_rows(program: hg.Program, edit) -> tuple:
     code = low.code.copy()
     edit(code)
     table = np.zeros((1, 4), np.int32)
-    bad = _core.Prepared(code, table, low.nslots, low.sreg_slot, low.uses_calls, False, False,
-                         1, np.ones(max(low.nslots, 1), np.uint8))
+    bad = _core.Prepared(code, table, low.nslots, low.nregs, low.sreg_slot, low.uses_calls,
+                         False, False, 1, np.ones(max(low.nslots, 1), np.uint8), False, False)
     assert prepared is not bad
     be = hg.CpuBackend(num_threads=1)
     engine = _core.Engine(be._pools, be.boundary)

@@ -19,15 +19,16 @@ import peers
 VECTOR_ADD = """
 .kernel vector_add
 .block 256
-; r1 = a, r2 = b, r3 = c (f32), r4 = n (u64)
-        setgeu.u64  p0, r255, r4
+.param r1 f32[] a
+.param r2 f32[] b
+.param r3 f32[] c
+.param r4 u64 n
+        setgeu.u64  p0, r255, r4        ; r255 = global lane id i; past the end: nothing to do
         bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250
-        ldg.f32     r10, [r1 + r0]
-        ldg.f32     r11, [r2 + r0]
+        ldg.f32     r10, [r1 + r255*4]
+        ldg.f32     r11, [r2 + r255*4]
         add.f32     r12, r10, r11
-        stg.f32     [r3 + r0], r12
+        stg.f32     [r3 + r255*4], r12
 done:
         exit
 """
@@ -53,15 +54,17 @@ loop_body:
 SAXPY = """
 .kernel saxpy
 .block 256
-; y = a * x + y;  r1 = x, r2 = y (f32), r3 = a (f32), r4 = n (u64)
+; y = a * x + y
+.param r1 f32[] x
+.param r2 f32[] y
+.param r3 f32 a
+.param r4 u64 n
         setgeu.u64  p0, r255, r4
         bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250
-        ldg.f32     r10, [r1 + r0]
-        ldg.f32     r11, [r2 + r0]
+        ldg.f32     r10, [r1 + r255*4]
+        ldg.f32     r11, [r2 + r255*4]
         fma.f32     r12, r3, r10, r11
-        stg.f32     [r2 + r0], r12
+        stg.f32     [r2 + r255*4], r12
 done:
         exit
 """
@@ -69,16 +72,16 @@ done:
 RELU = """
 .kernel relu
 .block 256
-; r1 = x, r2 = y (f32), r4 = n (u64)
+.param r1 f32[] x
+.param r2 f32[] y
+.param r4 u64 n
         setgeu.u64  p0, r255, r4
         bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250
         mov_imm.f32 r5, 0.0
-        ldg.f32     r10, [r1 + r0]
-        setgt.f32   p1, r10, r5
+        ldg.f32     r10, [r1 + r255*4]
+        setgt.f32   p1, r10, 0.0
         sel.f32     r11, p1, r10, r5
-        stg.f32     [r2 + r0], r11
+        stg.f32     [r2 + r255*4], r11
 done:
         exit
 """
@@ -87,14 +90,13 @@ done:
 CHAIN = """
 .kernel chain
 .block 256
-; r1 = x, r2 = y (f32), r4 = n (u64)
+.param r1 f32[] x
+.param r2 f32[] y
+.param r4 u64 n
         setgeu.u64  p0, r255, r4
         bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250
         mov_imm.f32 r20, 0.5
-        mov_imm.f32 r21, 3.0
-        ldg.f32     r10, [r1 + r0]
+        ldg.f32     r10, [r1 + r255*4]
         sigmoid.f32 r11, r10
         tanh.f32    r12, r10
         mul.f32     r13, r11, r12
@@ -102,9 +104,9 @@ CHAIN = """
         neg.f32     r14, r14
         exp.f32     r15, r14
         fma.f32     r16, r15, r20, r13
-        div.f32     r17, r10, r21
+        div.f32     r17, r10, 3.0
         sub.f32     r18, r16, r17
-        stg.f32     [r2 + r0], r18
+        stg.f32     [r2 + r255*4], r18
 done:
         exit
 """
@@ -113,35 +115,35 @@ done:
 MANDEL = """
 .kernel mandel
 .block 256
-; r1 = cre, r2 = cim (f32), r3 = counts (u32), r4 = n (u64), r5 = max_iter (u32)
+.param r1 f32[] cre
+.param r2 f32[] cim
+.param r3 u32[] counts
+.param r4 u64 n
+.param r5 u32 max_iter
         setgeu.u64  p0, r255, r4
         bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250
-        ldg.f32     r10, [r1 + r0]
-        ldg.f32     r11, [r2 + r0]
+        ldg.f32     r10, [r1 + r255*4]
+        ldg.f32     r11, [r2 + r255*4]
         mov_imm.f32 r12, 0.0            ; zr
         mov_imm.f32 r13, 0.0            ; zi
-        mov_imm.f32 r20, 4.0
         mov_imm.u32 r21, 0              ; k
-        mov_imm.u32 r22, 1
 iter:
         setge.u32   p1, r21, r5
         bra.p1      @store
         mul.f32     r14, r12, r12       ; zr^2
         mul.f32     r15, r13, r13       ; zi^2
         add.f32     r16, r14, r15
-        setgt.f32   p2, r16, r20
+        setgt.f32   p2, r16, 4.0
         bra.p2      @store
         mul.f32     r17, r12, r13
         add.f32     r17, r17, r17       ; 2 zr zi
         sub.f32     r18, r14, r15
         add.f32     r12, r18, r10
         add.f32     r13, r17, r11
-        add.u32     r21, r21, r22
+        add.u32     r21, r21, 1
         bra         @iter
 store:
-        stg.u32     [r3 + r0], r21
+        stg.u32     [r3 + r255*4], r21
 done:
         exit
 """
@@ -149,43 +151,52 @@ done:
 BLOCK_SUM = """
 .kernel block_sum
 .block 256
-.shared 1024
-; r1 = x (f32), r2 = out (f32[1], zeroed), r3 = n (u64)
-        mov.u32      r20, %lane.x
-        cvt.u64.u32  r21, r20
-        mov_imm.u32  r30, 2
-        shl.u64      r22, r21, r30
+.shared 32
+.param r1 f32[] x
+.param r2 f32[] out                     ; out[0] += the sum (zeroed by the caller)
+.param r3 u64 n
+; Each warp sums its 32 values with shuffles, warp 0 sums the 8 warp sums the same way, and
+; lane 0 adds the block's sum to out[0].
         mov_imm.f32  r10, 0.0
-        setgeu.u64   p0, r255, r3
-        bra.p0       @stash
-        shl.u64      r23, r255, r30
-        ldg.f32      r10, [r1 + r23]
-stash:
-        sts.f32      [r0 + r22], r10
+        setgeu.u64   p0, r255, r3       ; past the end: contribute 0
+        bra.p0       @reduce
+        ldg.f32      r10, [r1 + r255*4]
+reduce:
+        shfl.down.f32 r11, r10, 16
+        add.f32      r10, r10, r11
+        shfl.down.f32 r11, r10, 8
+        add.f32      r10, r10, r11
+        shfl.down.f32 r11, r10, 4
+        add.f32      r10, r10, r11
+        shfl.down.f32 r11, r10, 2
+        add.f32      r10, r10, r11
+        shfl.down.f32 r11, r10, 1
+        add.f32      r10, r10, r11      ; warp lane 0: the warp's sum
+        mov.u32      r20, %laneid
+        mov.u32      r21, %warpid
+        cvt.u64.u32  r22, r21
+        setne.u32    p1, r20, 0
+        bra.p1       @wait
+        sts.f32      [r22*4], r10       ; shared[warp] = the warp's sum
+wait:
         bar.sync     0
-        mov_imm.u32  r24, 128
-        mov_imm.u32  r31, 1
-        mov_imm.u32  r32, 0
-step:
-        setge.u32    p1, r20, r24
-        bra.p1       @sync
-        add.u32      r25, r20, r24
-        cvt.u64.u32  r26, r25
-        shl.u64      r26, r26, r30
-        lds.f32      r11, [r0 + r26]
-        lds.f32      r12, [r0 + r22]
-        add.f32      r12, r12, r11
-        sts.f32      [r0 + r22], r12
-sync:
-        bar.sync     0
-        shr.u32      r24, r24, r31
-        setne.u32    p2, r24, r32
-        bra.p2       @step
-        setne.u32    p3, r20, r32
-        bra.p3       @done
-        lds.f32      r13, [buf0 + 0]
-        mov_imm.u64  r33, 0
-        atom.add.f32 r14, [r2 + r33], r13
+        setne.u32    p2, r21, 0
+        bra.p2       @done              ; warp 0 goes on
+        cvt.u64.u32  r23, r20
+        mov_imm.f32  r10, 0.0
+        setgeu.u32   p3, r20, 8
+        bra.p3       @fold
+        lds.f32      r10, [r23*4]       ; lanes 0..7: the warp sums
+fold:
+        shfl.down.f32 r11, r10, 4
+        add.f32      r10, r10, r11
+        shfl.down.f32 r11, r10, 2
+        add.f32      r10, r10, r11
+        shfl.down.f32 r11, r10, 1
+        add.f32      r10, r10, r11
+        setne.u32    p4, r20, 0
+        bra.p4       @done              ; lane 0 adds the block's sum
+        atom.add.f32 r14, [r2 + 0], r10
 done:
         exit
 """
@@ -193,16 +204,17 @@ done:
 GATHER = """
 .kernel gather
 .block 256
-; out[i] = x[idx[i]];  r1 = x (f32), r2 = idx (u32), r3 = out (f32), r4 = n (u64)
+; out[i] = x[idx[i]]
+.param r1 f32[] x
+.param r2 u32[] idx
+.param r3 f32[] out
+.param r4 u64 n
         setgeu.u64  p0, r255, r4
         bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250
-        ldg.u32     r10, [r2 + r0]
+        ldg.u32     r10, [r2 + r255*4]
         cvt.u64.u32 r11, r10
-        shl.u64     r11, r11, r250
-        ldg.f32     r12, [r1 + r11]
-        stg.f32     [r3 + r0], r12
+        ldg.f32     r12, [r1 + r11*4]
+        stg.f32     [r3 + r255*4], r12
 done:
         exit
 """
@@ -210,16 +222,16 @@ done:
 HISTOGRAM = """
 .kernel histogram
 .block 256
-; bins[x[i]] += 1;  r1 = x (u32 values < 256), r2 = bins (u32[256], zeroed), r4 = n (u64)
+; bins[x[i]] += 1
+.param r1 u32[] x                       ; values < 256
+.param r2 u32[] bins                    ; 256 bins, zeroed
+.param r4 u64 n
         setgeu.u64  p0, r255, r4
         bra.p0      @done
-        mov_imm.u32 r250, 2
-        shl.u64     r0, r255, r250
-        ldg.u32     r10, [r1 + r0]
+        ldg.u32     r10, [r1 + r255*4]
         cvt.u64.u32 r11, r10
-        shl.u64     r11, r11, r250
         mov_imm.u32 r12, 1
-        atom.add.u32 r13, [r2 + r11], r12
+        atom.add.u32 r13, [r2 + r11*4], r12
 done:
         exit
 """
@@ -496,19 +508,19 @@ def setup_histogram(prog, n, rng, be):
 
 KERNELS: List[Kernel] = [
     Kernel("vector_add", "vector_add f32, one lane per element (headline)", VECTOR_ADD,
-           setup_vector_add, instructions_per_lane=9),
+           setup_vector_add, instructions_per_lane=7),
     Kernel("vector_add_loop", "the original's single-lane LOOP program (12 instructions)",
            VECTOR_ADD_LOOP, setup_vector_add_loop, max_n=1 << 20),
-    Kernel("saxpy", "saxpy with fma.f32", SAXPY, setup_saxpy, instructions_per_lane=9),
-    Kernel("relu", "relu with setcc + sel", RELU, setup_relu, instructions_per_lane=10),
+    Kernel("saxpy", "saxpy with fma.f32", SAXPY, setup_saxpy, instructions_per_lane=7),
+    Kernel("relu", "relu with setcc + sel", RELU, setup_relu, instructions_per_lane=8),
     Kernel("chain", "compute-bound chain (sigmoid, tanh, exp; 10 ALU ops/element)", CHAIN,
-           setup_chain, instructions_per_lane=18),
+           setup_chain, instructions_per_lane=15),
     Kernel("mandel", "divergent per-lane loop (escape time, max 64 iterations)", MANDEL,
            setup_mandel),
-    Kernel("block_sum", "block sum: shared memory + bar.sync + atom.add", BLOCK_SUM,
-           setup_block_sum),
+    Kernel("block_sum", "block sum: warp shuffles, shared memory, bar.sync, atom.add",
+           BLOCK_SUM, setup_block_sum),
     Kernel("gather", "gather through an index buffer", GATHER, setup_gather,
-           instructions_per_lane=10),
+           instructions_per_lane=7),
     Kernel("histogram", "histogram with atom.add (256 u32 bins)", HISTOGRAM, setup_histogram,
-           instructions_per_lane=10),
+           instructions_per_lane=7),
 ]

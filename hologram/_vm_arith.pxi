@@ -223,6 +223,8 @@ cdef inline void exec_setcc(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, i
     if not (CC_EQ <= cc <= CC_GEU):
         vm_bug(w, ins, g, n, pc)
         return
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     table = cond_table(cc)
     if ty <= T_U64:
         # Signed order = unsigned order with the sign bit flipped; ltu..geu and unsigned

@@ -39,12 +39,14 @@ cdef inline void exec_atomic(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, 
     cdef uint8_t* dtag = w.tags + ins[C_DST] * L
     cdef uint64_t* src = w.regs + (ins[C_B] if cas else ins[C_A]) * L
     cdef uint64_t* cmpr = w.regs + ins[C_A] * L
+    cdef AddrMode am
     if not cas and not (AO_ADD <= aop <= AO_XOR):
         vm_bug(w, ins, g, n, pc)
         return
+    address_mode(c, w, ins, &am)
     for i in range(n):
         lane = g[i]
-        lane_address(c, w, ins, lane, &h, &off, shared)
+        lane_address(&am, lane, &h, &off, shared)
         p = shared_ptr(c, w, lane, pc, off, nb, 1) if shared else \
             global_ptr(c, w, lane, pc, h, off, nb, 1, &size, &wlo)
         if p == NULL:

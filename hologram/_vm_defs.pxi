@@ -121,7 +121,6 @@ cdef struct Ctx:
     int needs_tags               # some read is checked at run time (else tags are never read)
     int64_t npreds               # predicates the program names (p0 .. p[npreds-1])
     int uses_warp                # the program has warp collectives (lanes may be WARP_WAIT)
-    int refills                  # some immediate uses the shared constant row (C_KREFILL)
     const uint8_t* init_once     # per slot: bit 0 initialised once per launch (not per block),
                                  # bit 1 holds a parameter
     int64_t chunk                # blocks claimed at a time

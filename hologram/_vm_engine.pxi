@@ -12,23 +12,21 @@ cdef class Prepared:
     cdef readonly int64_t nslots
     cdef int64_t nregs
     cdef int64_t sreg_slot[4]
-    cdef bint uses_calls, uses_phase, needs_tags, uses_warp, refills
+    cdef bint uses_calls, uses_phase, needs_tags, uses_warp
     cdef int64_t npreds
     cdef object written_arr
     cdef const uint8_t* written
 
     def __cinit__(self, const int64_t[:, ::1] code, const int32_t[:, ::1] checks, int64_t nslots,
                   int64_t nregs, sreg_slot, bint uses_calls, bint uses_phase, bint needs_tags,
-                  int64_t npreds, const uint8_t[::1] written, bint uses_warp, bint refills):
+                  int64_t npreds, const uint8_t[::1] written, bint uses_warp):
         """nslots: register slots (the first nregs) and constant rows; written: per slot, 1 if
-        some instruction writes the register; uses_warp: the program has warp collectives;
-        refills: some immediate uses the shared constant row."""
+        some instruction writes the register; uses_warp: the program has warp collectives."""
         cdef int i
         if not 0 <= nregs <= nslots <= MAX_INIT:
             raise ValueError(f"at most {MAX_INIT} register slots and constant rows")
         self.nregs = nregs
         self.uses_warp = uses_warp
-        self.refills = refills
         self.uses_phase = uses_phase
         self.needs_tags = needs_tags
         self.npreds = npreds
@@ -104,7 +102,6 @@ cdef int describe_launch(Ctx* c, Prepared prog, tuple grid, tuple block, int64_t
     c.nslots = prog.nslots
     c.nregs = prog.nregs
     c.uses_warp = prog.uses_warp
-    c.refills = prog.refills
     c.gx, c.gy, c.gz = grid
     c.Bx, c.By, c.Bz = block
     c.L = c.Bx * c.By * c.Bz

@@ -104,14 +104,15 @@ cdef inline int split_group(Worker* w, int32_t* g, int n, const uint8_t* pred, i
     return m
 
 
-cdef inline void refill_constant(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
+cdef void refill_constant(Ctx* c, Worker* w, const int64_t* ins) noexcept nogil:
     """Write the instruction's immediate to the shared constant row (C_KREFILL: the program
-    has more immediates than constant rows) unless the row holds it already."""
+    has more immediates than constant rows) unless the row holds it already. The handlers of
+    instructions that take an immediate call this first; the row never has a shape, so
+    nothing before them (update_shape) reads it."""
     cdef uint64_t v = <uint64_t>ins[C_IMM]
     if w.kvalid and w.kval == v:
         return
     fill_u64(w.regs + ins[C_B] * c.L, v, c.L)
-    set_shape(w, ins[C_B], v, 0)
     w.kval = v
     w.kvalid = 1
 
@@ -269,8 +270,6 @@ cdef int run_group(Ctx* c, Worker* w, int32_t* g, int n, int64_t pc, int64_t lim
         w.budget -= n
         if w.budget <= 0 and poll(c, w):
             return 1
-        if c.refills and ins[C_KREFILL]:
-            refill_constant(c, w, ins)
         op = <int>ins[C_OP]
         if ins[C_WREG] >= 0 and update_shape(c, w, ins, n) and op_lazy(op):
             # a whole-block result known affine: its row is written when something reads it

@@ -90,21 +90,43 @@ cdef inline uint64_t computed_offset(const int64_t* ins, uint64_t o) noexcept no
     return (o << ins[C_ASH]) + <uint64_t>ins[C_ADISP]
 
 
-cdef inline void lane_address(Ctx* c, Worker* w, const int64_t* ins, int lane, uint64_t* h,
-                              uint64_t* off, bint shared) noexcept nogil:
-    cdef int64_t mode = ins[C_AMODE]
-    cdef int64_t L = c.L
-    if mode == AM_IMM:
-        h[0] = <uint64_t>ins[C_AX]
-        off[0] = <uint64_t>ins[C_AY]
-    elif mode == AM_REG_IMM:
-        h[0] = w.regs[ins[C_AX] * L + lane]
-        off[0] = <uint64_t>ins[C_AY]         # a negative i32 wraps to a huge (out of bounds) offset
+cdef struct AddrMode:
+    # An instruction's address, read from its row once per group (lane loops then keep it in
+    # registers: the row could alias the stores of the loop for the compiler).
+    int64_t mode                 # AM_*
+    const uint64_t* hreg         # AM_REG_*: the handle (base) register's row
+    const uint64_t* oreg         # AM_REG_REG: the offset register's row
+    uint64_t h                   # AM_IMM: the handle
+    uint64_t disp                # AM_IMM: the offset; AM_REG_IMM, AM_REG_REG: the displacement
+    uint64_t ash                 # AM_REG_REG: log2 of the scale
+
+
+cdef inline void address_mode(Ctx* c, Worker* w, const int64_t* ins, AddrMode* a) noexcept nogil:
+    a.mode = ins[C_AMODE]
+    a.hreg = a.oreg = NULL
+    a.h = <uint64_t>ins[C_AX]
+    a.disp = <uint64_t>ins[C_AY]         # a negative i32 wraps to a huge (out of bounds) offset
+    a.ash = <uint64_t>ins[C_ASH]
+    if a.mode != AM_IMM:
+        a.hreg = w.regs + ins[C_AX] * c.L
+    if a.mode == AM_REG_REG:
+        a.oreg = w.regs + ins[C_AY] * c.L
+        a.disp = <uint64_t>ins[C_ADISP]
+
+
+cdef inline void lane_address(const AddrMode* a, int lane, uint64_t* h, uint64_t* off,
+                              bint shared) noexcept nogil:
+    if a.mode == AM_IMM:
+        h[0] = a.h
+        off[0] = a.disp
+    elif a.mode == AM_REG_IMM:
+        h[0] = a.hreg[lane]
+        off[0] = a.disp
         if shared:                           # ISA 1.1 §12.2.3: shared [rB ± D] is rB ± D
             off[0] += h[0]
     else:                                    # [rH + rO*S ± D] (§12.2.1), mod 2^64
-        h[0] = w.regs[ins[C_AX] * L + lane]
-        off[0] = computed_offset(ins, w.regs[ins[C_AY] * L + lane])
+        h[0] = a.hreg[lane]
+        off[0] = (a.oreg[lane] << a.ash) + a.disp
 
 
 cdef inline uint64_t load_value(const uint8_t* p, int n, int ty) noexcept nogil:
@@ -141,7 +163,7 @@ cdef inline void store_value(uint8_t* p, int n, uint64_t v) noexcept nogil:
         p[0] = <uint8_t>v
 
 
-cdef inline uint8_t* access(Ctx* c, Worker* w, const int64_t* ins, int lane, int64_t pc, int nb,
+cdef inline uint8_t* access(Ctx* c, Worker* w, const AddrMode* a, int lane, int64_t pc, int nb,
                             bint shared, uint64_t* last_h, uint8_t** last_base,
                             uint64_t* last_size, uint64_t* last_lo) noexcept nogil:
     """Address of lane's n-byte access for LDG/STG/LDS/STS, or NULL after faulting it.
@@ -149,7 +171,7 @@ cdef inline uint8_t* access(Ctx* c, Worker* w, const int64_t* ins, int lane, int
     Consecutive lanes usually use the same handle: the last one looked up is remembered."""
     cdef uint64_t h, off, size, wlo, rel
     cdef uint8_t* p
-    lane_address(c, w, ins, lane, &h, &off, shared)
+    lane_address(a, lane, &h, &off, shared)
     if shared:
         return shared_ptr(c, w, lane, pc, off, nb, 0)
     rel = off - last_lo[0]
@@ -170,8 +192,8 @@ cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const in
     """True if every lane of the group accesses the same known buffer in bounds; then *base
     is its first byte and *wlo its window base. One pass over the group replaces a lookup and
     a check per lane."""
-    cdef int64_t L = c.L, mode = ins[C_AMODE]
-    cdef uint64_t h, lo, hi, off, size
+    cdef int64_t L = c.L, mode = ins[C_AMODE], disp
+    cdef uint64_t h, lo, hi, off, size, ash
     cdef const uint64_t* hreg
     cdef const uint64_t* oreg
     cdef int i
@@ -188,16 +210,76 @@ cdef inline bint group_in_bounds(Ctx* c, Worker* w, const int64_t* ins, const in
             lo = hi = <uint64_t>ins[C_AY]
         else:
             oreg = w.regs + ins[C_AY] * L
-            lo = hi = computed_offset(ins, oreg[g[0]])
+            lo = hi = oreg[g[0]]
             for i in range(1, n):
-                off = computed_offset(ins, oreg[g[i]])
+                off = oreg[g[i]]
                 lo = off if off < lo else lo
                 hi = off if off > hi else hi
+            # The offsets (rO << log2 S) + D grow with rO unless they wrap around 2^64: then
+            # the group takes the checked path (where such offsets are out of bounds anyway).
+            ash = <uint64_t>ins[C_ASH]
+            disp = ins[C_ADISP]
+            if (hi << ash) >> ash != hi:
+                return 0
+            lo <<= ash
+            hi <<= ash
+            if (disp >= 0 and hi + <uint64_t>disp < hi) or (disp < 0 and lo < <uint64_t>(-disp)):
+                return 0
+            lo += <uint64_t>disp
+            hi += <uint64_t>disp
     base[0] = cached_lookup(c, w, h, &size, wlo)
     if lo < wlo[0]:
         return 0
     hi -= wlo[0]
     return base[0] != NULL and hi <= size and <uint64_t>nb <= size - hi
+
+
+cdef inline void unchecked_rows(int op, int ty, int nb, uint64_t* rv, uint8_t* base,
+                                const uint64_t* oreg, uint64_t ash, uint64_t disp,
+                                const int32_t* g, int n, int first, bint scaled) noexcept nogil:
+    """memory_unchecked's loops for [rH + rO*S ± D]; `scaled` (a constant) is 0 when S = 1 and
+    D = 0 and the buffer is not a window (the offset is rO itself, as in ISA 1.0); a window's
+    base is folded into disp."""
+    cdef int i, lane
+    cdef uint32_t b4
+    if not scaled:
+        ash = 0
+        disp = 0
+    if op == OP_LDG:
+        if nb == 4 and ty != T_I32 and first >= 0:
+            for lane in range(first, first + n):
+                memcpy(&b4, base + ((oreg[lane] << ash) + disp), 4)
+                rv[lane] = b4
+        elif nb == 4 and ty != T_I32:
+            for i in range(n):
+                lane = g[i]
+                memcpy(&b4, base + ((oreg[lane] << ash) + disp), 4)
+                rv[lane] = b4
+        elif nb == 8:
+            for i in range(n):
+                lane = g[i]
+                memcpy(&rv[lane], base + ((oreg[lane] << ash) + disp), 8)
+        else:
+            for i in range(n):
+                lane = g[i]
+                rv[lane] = load_value(base + ((oreg[lane] << ash) + disp), nb, ty)
+    elif nb == 4 and first >= 0:
+        for lane in range(first, first + n):
+            b4 = <uint32_t>rv[lane]
+            memcpy(base + ((oreg[lane] << ash) + disp), &b4, 4)
+    elif nb == 4:
+        for i in range(n):
+            lane = g[i]
+            b4 = <uint32_t>rv[lane]
+            memcpy(base + ((oreg[lane] << ash) + disp), &b4, 4)
+    elif nb == 8:
+        for i in range(n):
+            lane = g[i]
+            memcpy(base + ((oreg[lane] << ash) + disp), &rv[lane], 8)
+    else:
+        for i in range(n):
+            lane = g[i]
+            store_value(base + ((oreg[lane] << ash) + disp), nb, rv[lane])
 
 
 cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t* g, int n,
@@ -206,11 +288,9 @@ cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t*
     is byte o - wlo of base)."""
     cdef int64_t L = c.L, mode = ins[C_AMODE]
     cdef uint64_t v
-    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i, lane
+    cdef int op = <int>ins[C_OP], ty = <int>ins[C_TY], i
     cdef uint64_t* rv = w.regs + (ins[C_DST] if op == OP_LDG else ins[C_A]) * L
-    cdef const uint64_t* oreg = w.regs + ins[C_AY] * L
     cdef uint64_t ash = <uint64_t>ins[C_ASH], disp = <uint64_t>ins[C_ADISP]
-    cdef uint32_t b4
     if mode != AM_REG_REG:           # one address for the whole group
         if op == OP_LDG:
             v = load_value(base + (<uint64_t>ins[C_AY] - wlo), nb, ty)
@@ -218,41 +298,11 @@ cdef void memory_unchecked(Ctx* c, Worker* w, const int64_t* ins, const int32_t*
                 rv[g[i]] = v
         else:                        # every lane stores in turn: the highest lane's value stays
             store_value(base + (<uint64_t>ins[C_AY] - wlo), nb, rv[g[n - 1]])
-    elif op == OP_LDG:
-        if nb == 4 and ty != T_I32 and first >= 0:
-            for lane in range(first, first + n):
-                memcpy(&b4, base + ((oreg[lane] << ash) + disp - wlo), 4)
-                rv[lane] = b4
-        elif nb == 4 and ty != T_I32:
-            for i in range(n):
-                lane = g[i]
-                memcpy(&b4, base + ((oreg[lane] << ash) + disp - wlo), 4)
-                rv[lane] = b4
-        elif nb == 8:
-            for i in range(n):
-                lane = g[i]
-                memcpy(&rv[lane], base + ((oreg[lane] << ash) + disp - wlo), 8)
-        else:
-            for i in range(n):
-                lane = g[i]
-                rv[lane] = load_value(base + ((oreg[lane] << ash) + disp - wlo), nb, ty)
-    elif nb == 4 and first >= 0:
-        for lane in range(first, first + n):
-            b4 = <uint32_t>rv[lane]
-            memcpy(base + ((oreg[lane] << ash) + disp - wlo), &b4, 4)
-    elif nb == 4:
-        for i in range(n):
-            lane = g[i]
-            b4 = <uint32_t>rv[lane]
-            memcpy(base + ((oreg[lane] << ash) + disp - wlo), &b4, 4)
-    elif nb == 8:
-        for i in range(n):
-            lane = g[i]
-            memcpy(base + ((oreg[lane] << ash) + disp - wlo), &rv[lane], 8)
-    else:
-        for i in range(n):
-            lane = g[i]
-            store_value(base + ((oreg[lane] << ash) + disp - wlo), nb, rv[lane])
+    elif ash == 0 and disp == 0 and wlo == 0:
+        unchecked_rows(op, ty, nb, rv, base, w.regs + ins[C_AY] * L, 0, 0, g, n, first, 0)
+    else:                            # (rO << ash) + disp - wlo, wrapping like the offsets
+        unchecked_rows(op, ty, nb, rv, base, w.regs + ins[C_AY] * L, ash, disp - wlo, g, n,
+                       first, 1)
     if op == OP_LDG:
         write_tags(dst_tags(c, w, ins), <uint8_t>(ty + 1), g, n, first)
 
@@ -355,6 +405,7 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
     cdef uint64_t* rv
     cdef uint8_t* tv = w.tags + ins[C_DST] * L
     cdef int64_t stride
+    cdef AddrMode am
     if not shared and ins[C_AMODE] != AM_IMM and affine_access(c, w, ins, g, n, nb, &last_base, &stride):
         if w.any_stale:           # the address rows are not needed, the value row is
             fresh_row(c, w, ins[C_DST] if op == OP_LDG else ins[C_A])
@@ -366,12 +417,13 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         memory_unchecked(c, w, ins, g, n, nb, last_base, last_lo, first)
         return
     last_base = NULL
+    address_mode(c, w, ins, &am)
     if op == OP_LDG or op == OP_LDS:
         rv = w.regs + ins[C_DST] * L
         if nb == 4 and ty != T_I32:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size,
+                p = access(c, w, &am, lane, pc, 4, shared, &last_h, &last_base, &last_size,
                            &last_lo)
                 if p != NULL:
                     memcpy(&b4, p, 4)
@@ -380,7 +432,7 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         elif nb == 8:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size,
+                p = access(c, w, &am, lane, pc, 8, shared, &last_h, &last_base, &last_size,
                            &last_lo)
                 if p != NULL:
                     memcpy(&b8, p, 8)
@@ -389,7 +441,7 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         else:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size,
+                p = access(c, w, &am, lane, pc, nb, shared, &last_h, &last_base, &last_size,
                            &last_lo)
                 if p != NULL:
                     rv[lane] = load_value(p, nb, ty)
@@ -399,7 +451,7 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         if nb == 4:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 4, shared, &last_h, &last_base, &last_size,
+                p = access(c, w, &am, lane, pc, 4, shared, &last_h, &last_base, &last_size,
                            &last_lo)
                 if p != NULL:
                     b4 = <uint32_t>rv[lane]
@@ -407,14 +459,14 @@ cdef void exec_memory(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, 
         elif nb == 8:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, 8, shared, &last_h, &last_base, &last_size,
+                p = access(c, w, &am, lane, pc, 8, shared, &last_h, &last_base, &last_size,
                            &last_lo)
                 if p != NULL:
                     memcpy(p, &rv[lane], 8)
         else:
             for i in range(n):
                 lane = g[i]
-                p = access(c, w, ins, lane, pc, nb, shared, &last_h, &last_base, &last_size,
+                p = access(c, w, &am, lane, pc, nb, shared, &last_h, &last_base, &last_size,
                            &last_lo)
                 if p != NULL:
                     store_value(p, nb, rv[lane])

@@ -500,6 +500,8 @@ cdef void exec_add(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """ADD: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_F32:
         binop_rows(c, w, ins, g, n, pc, first, OP_ADD, K_F32, 32, 0)
     elif ty == T_F64:
@@ -526,6 +528,8 @@ cdef void exec_sub(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """SUB: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_F32:
         binop_rows(c, w, ins, g, n, pc, first, OP_SUB, K_F32, 32, 0)
     elif ty == T_F64:
@@ -552,6 +556,8 @@ cdef void exec_mul(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """MUL: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_F32:
         binop_rows(c, w, ins, g, n, pc, first, OP_MUL, K_F32, 32, 0)
     elif ty == T_F64:
@@ -578,6 +584,8 @@ cdef void exec_div(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """DIV: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_F32:
         binop_rows(c, w, ins, g, n, pc, first, OP_DIV, K_F32, 32, 0)
     elif ty == T_F64:
@@ -604,6 +612,8 @@ cdef void exec_rem(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """REM: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_I64:
         binop_rows(c, w, ins, g, n, pc, first, OP_REM, K_SIGNED, 0, 1)
     elif ty == T_U64:
@@ -664,6 +674,8 @@ cdef void exec_min(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """MIN: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_F32:
         binop_rows(c, w, ins, g, n, pc, first, OP_MIN, K_F32, 32, 0)
     elif ty == T_F64:
@@ -690,6 +702,8 @@ cdef void exec_max(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """MAX: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_F32:
         binop_rows(c, w, ins, g, n, pc, first, OP_MAX, K_F32, 32, 0)
     elif ty == T_F64:
@@ -756,6 +770,8 @@ cdef void exec_and(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """AND: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_I64:
         binop_rows(c, w, ins, g, n, pc, first, OP_AND, K_SIGNED, 0, 0)
     elif ty == T_U64:
@@ -776,6 +792,8 @@ cdef void exec_or(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int6
                   int first) noexcept nogil:
     """OR: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_I64:
         binop_rows(c, w, ins, g, n, pc, first, OP_OR, K_SIGNED, 0, 0)
     elif ty == T_U64:
@@ -796,6 +814,8 @@ cdef void exec_xor(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """XOR: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_I64:
         binop_rows(c, w, ins, g, n, pc, first, OP_XOR, K_SIGNED, 0, 0)
     elif ty == T_U64:
@@ -836,6 +856,8 @@ cdef void exec_shl(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """SHL: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_I64:
         binop_rows(c, w, ins, g, n, pc, first, OP_SHL, K_SIGNED, 0, 0)
     elif ty == T_U64:
@@ -856,6 +878,8 @@ cdef void exec_shr(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """SHR: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_I64:
         binop_rows(c, w, ins, g, n, pc, first, OP_SHR, K_SIGNED, 0, 0)
     elif ty == T_U64:
@@ -1030,6 +1054,8 @@ cdef void exec_pow(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int n, int
                    int first) noexcept nogil:
     """POW: element-wise d = a OP b: one loop per operand kind, from `sem`."""
     cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]
+    if ins[C_KREFILL]:
+        refill_constant(c, w, ins)
     if ty == T_F32:
         binop_rows(c, w, ins, g, n, pc, first, OP_POW, K_F32, 32, 0)
     elif ty == T_F64:

@@ -32,7 +32,7 @@ cdef int finish_collective(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, in
                            int64_t pc) noexcept nogil:
     """Run a resolved collective for the lanes g[0 .. n) (RUNNING, whole warps): read checks
     (a lane that fails faults and drops out), then the instruction. Returns the lanes left."""
-    if c.refills and ins[C_KREFILL]:
+    if ins[C_KREFILL]:
         refill_constant(c, w, ins)
     if ins[C_CHKW]:
         n = check_reads(c, w, ins[C_CHK0], ins[C_CHKW], g, n, pc)
@@ -44,8 +44,8 @@ cdef int finish_collective(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, in
     return n
 
 
-cdef inline int ctl_collective(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int* n,
-                               int64_t* pc, int64_t* limit, int first) noexcept nogil:
+cdef int ctl_collective(Ctx* c, Worker* w, const int64_t* ins, int32_t* g, int* n,
+                        int64_t* pc, int64_t* limit, int first) noexcept nogil:
     """A group reaches a warp collective: run it now if its warps are complete, else wait."""
     cdef int i, lane
     if warps_complete(c, w, g, n[0]):

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Iterable, List, Sequence, Tuple
 
 from . import atlas, faults
-from .isa import (CALL_DEPTH, FAMILIES, NUM_PREDS, SPECS, VM_FLAGS, WARP_SIZE, AtomOp, Cond,
-                  CSem, DType, ShflMode, SReg, Spec, VoteMode)
+from .isa import (CALL_DEPTH, FAMILIES, NUM_PREDS, REGIMM, SPECS, VM_FLAGS, WARP_SIZE, AtomOp,
+                  Cond, CSem, DType, ShflMode, SReg, Spec, VoteMode)
 
 __all__ = ["render", "main", "OUTPUT", "GenerationError", "c_name"]
 
@@ -297,6 +297,8 @@ def _elementwise_handler(spec: Spec) -> List[str]:
     out = _signature(f"cdef void {handler(spec)}", HANDLER_ARGS) + [
            f'    """{spec.variant}: {FAMILIES[spec.family]}."""',
            "    cdef int ty = <int>ins[C_TY], sh = <int>ins[C_SH]"]
+    if any(f.kind == REGIMM for f in spec.fields):     # an immediate in the shared row
+        out += ["    if ins[C_KREFILL]:", "        refill_constant(c, w, ins)"]
     for j, (types, kind, sh) in enumerate(_arms(spec)):
         cond = _or("ty", (f"T_{t.name}" for t in types), "    ")
         out.append(f"    {'if' if j == 0 else 'elif'} {cond}:")

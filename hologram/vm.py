@@ -53,7 +53,6 @@ class Lowered:
     uses_accum: bool          # the program has res.accum (else no resonance array is made)
     nregs: int                # register slots; constant rows follow them
     constants: List[Tuple[int, int, int]]   # constant rows as launch init entries (slot, 0, value)
-    refills: bool             # some immediates share the last constant row (C_KREFILL)
 
 
 def _i64(v: int) -> int:
@@ -115,7 +114,7 @@ def lower(program: Program) -> Lowered:
                       program, {},
                       [int(x) for x in slot_of],
                       any(ins.variant == "ResAccum" for ins in program.instructions),
-                      len(used), [(k, 0, v) for v, k in const_slot.items()], refills)
+                      len(used), [(k, 0, v) for v, k in const_slot.items()])
     program._lowered = lowered
     return lowered
 
@@ -176,7 +175,7 @@ def checked_code(low: Lowered, param_types: Tuple[Tuple[int, DType], ...]) -> "_
     result = _core.Prepared(code, table, low.nslots, low.nregs, low.sreg_slot, low.uses_calls,
                             any(ins.variant in ("PhaseGet", "PhaseAdv") for ins in instrs),
                             needs_tags, max(preds, default=-1) + 1, written,
-                            any(ins.variant in COLLECTIVES for ins in instrs), low.refills)
+                            any(ins.variant in COLLECTIVES for ins in instrs))
     low.by_signature[param_types] = result
     return result
 

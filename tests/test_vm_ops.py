@@ -102,7 +102,7 @@ def _run_rows(program: hg.Program, edit) -> tuple:
     edit(code)
     table = np.zeros((1, 4), np.int32)
     bad = _core.Prepared(code, table, low.nslots, low.nregs, low.sreg_slot, low.uses_calls,
-                         False, False, 1, np.ones(max(low.nslots, 1), np.uint8), False, False)
+                         False, False, 1, np.ones(max(low.nslots, 1), np.uint8), False)
     assert prepared is not bad
     be = hg.CpuBackend(num_threads=1)
     engine = _core.Engine(be._pools, be.boundary)

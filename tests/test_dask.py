@@ -266,6 +266,32 @@ def test_declared_names_replicated_tables_and_inputs_written_in_place():
     assert sync(xd).tobytes() == x.tobytes()        # the input was not written
 
 
+AFFINE_11 = """
+.block 64
+.param r1 f32[] x
+.param r2 f32[] y
+.param r4 u64 n
+; y[i] = 2 x[i] + 1.5 in ISA 1.1 forms: scaled addresses, immediates, a bare int for n
+        setgeu.u64  p0, r255, r4
+        bra.p0      @done
+        ldg.f32     r10, [r1 + r255*4]
+        mul.f32     r10, r10, 2.0
+        add.f32     r10, r10, 1.5
+        stg.f32     [r2 + r255*4], r10
+done:
+        exit
+"""
+
+
+@pytest.mark.parametrize("chunks", [5000, 1000, 777])
+def test_isa11_scaled_addresses_and_immediates_partition(chunks):
+    x = np.arange(5000, dtype=np.float32)
+    out = hd.launch(hg.assemble(AFFINE_11), params={
+        "x": hd.partitioned(chunked(x, chunks)),
+        "y": hd.partitioned(shape=5000, dtype=np.float32), "n": 5000})
+    assert sync(out["y"]).tobytes() == (x * np.float32(2) + np.float32(1.5)).tobytes()
+
+
 REDUCE_ALL = """
 .block 32
 ; one atomic per lane on r2 (op {op}, u32[4]) at element gid mod 4 with value r1[gid]

@@ -759,9 +759,10 @@ class ReferenceBackend(CpuBackend):
     @property
     def step_counts(self) -> Dict[str, Any]:
         """Instructions executed so far, by kernel name: ``{name: StepCount}``
-        (:class:`hologram.reference.StepCount`: launches, lanes, steps, max_lane, per_lane).
+        (:class:`hologram.reference.StepCount`: launches, lanes, steps, max_lane, instructions,
+        per_lane).
         Counts accumulate over this backend's launches; ``step_counts.clear()`` resets them."""
-        return self._engine.step_counts  # type: ignore[no-any-return]
+        return self._engine.step_counts
 
 
 def _block_range(value: Any, nblocks: int) -> Tuple[int, int]:

@@ -756,6 +756,14 @@ class ReferenceBackend(CpuBackend):
     def __init__(self, num_threads: Optional[int] = None, *, pool_quota: Optional[int] = None):
         super().__init__(num_threads, engine="reference", pool_quota=pool_quota)
 
+    @property
+    def step_counts(self) -> Dict[str, Any]:
+        """Instructions executed so far, by kernel name: ``{name: StepCount}``
+        (:class:`hologram.reference.StepCount`: launches, lanes, steps, max_lane, instructions,
+        per_lane).
+        Counts accumulate over this backend's launches; ``step_counts.clear()`` resets them."""
+        return self._engine.step_counts
+
 
 def _block_range(value: Any, nblocks: int) -> Tuple[int, int]:
     """A ``block_range`` argument as (start, stop) with 0 <= start <= stop <= nblocks."""

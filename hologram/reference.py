@@ -18,7 +18,8 @@ Obviously correct rather than fast. It runs one lane at a time and implements IS
   cannot be loaded, Python's :mod:`math` functions rounded to the type are used instead (still
   within the tolerance of §5.6, but not necessarily bit-identical to the VM).
 
-Entry point: :func:`run`, behind :class:`ReferenceEngine` (a backend's ``engine="reference"``).
+Entry point: :func:`run`, behind :class:`ReferenceEngine` (a backend's ``engine="reference"``),
+which also counts the instructions each kernel executes (:class:`StepCount`, the steps of §7.7).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import ctypes.util
 import math
 import sys
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -42,13 +44,31 @@ from .isa import (CALL_DEPTH, COLLECTIVES, GADDR, OPTPRED, PRED, SADDR, SPECS, W
                   RegisterIndirectComputed, ShflMode, SReg, VoteMode)
 from .launch import Launch, byte_view
 
-__all__ = ["run", "ReferenceEngine"]
+__all__ = ["run", "ReferenceEngine", "StepCount"]
 
 CLASS_HANDLE_BASE = atlas.CLASS_HANDLE_BASE      # handle of class c's window: base + c (§4.3)
 U64_MASK = 2**64 - 1
 
 # Lane states (§6.3; WARP: waiting at a warp collective, §12.4)
 RUNNING, WAITING, DONE, FAULTED, WARP = range(5)
+
+
+@dataclass
+class StepCount:
+    """Instructions executed by the launches of one kernel, counted as the steps of §7.7 (every
+    instruction a lane starts, a faulting one and a warp collective included, each once).
+    Only blocks that ran to their end are counted (a launch stops after a faulting block)."""
+
+    launches: int = 0
+    lanes: int = 0       #: lanes of the counted blocks
+    steps: int = 0       #: instructions executed, summed over those lanes
+    max_lane: int = 0    #: most instructions executed by one lane in one launch
+    instructions: int = 0  #: length of the program (of the last launch counted)
+
+    @property
+    def per_lane(self) -> float:
+        """Mean instructions executed per lane (0.0 before any lane ran)."""
+        return self.steps / self.lanes if self.lanes else 0.0
 
 
 class _TimedOut(Exception):
@@ -666,8 +686,10 @@ def _read_operands(lane: _Lane, plan: _Plan) -> Dict[str, Any]:
 class _Interpreter:
     """One launch: the memory it reaches, the resonance accumulator and the block loop."""
 
-    def __init__(self, launch: Launch, buffers: Mapping[int, np.ndarray]):
+    def __init__(self, launch: Launch, buffers: Mapping[int, np.ndarray],
+                 count: Optional[StepCount] = None):
         self.launch = launch
+        self.count = count
         program = launch.program
         self.n = len(program)
         self.plans = [_Plan(ins, program.labels) for ins in program.instructions]
@@ -748,6 +770,10 @@ class _Interpreter:
                     lane.fault = Fault(faults.BARRIER_DIVERGENCE, lane.gid, lane.pc,
                                        (lane.bar_id,))
                     lane.state = FAULTED
+        if self.count is not None:
+            self.count.lanes += len(lanes)
+            self.count.steps += sum(lane.steps for lane in lanes)
+            self.count.max_lane = max(self.count.max_lane, max(lane.steps for lane in lanes))
         for lane in lanes:
             if lane.fault is not None:
                 return lane.fault
@@ -1277,25 +1303,36 @@ _COLLECTIVE_SEMANTICS.update(SHFL=_shfl, VOTE=_vote, BALLOT=_ballot)
 # Entry point
 
 class ReferenceEngine:
-    """The interpreter as a backend's engine (``CpuBackend(engine="reference")``)."""
+    """The interpreter as a backend's engine (``CpuBackend(engine="reference")``).
+
+    ``step_counts`` maps each kernel's name (``.kernel``; ``""`` without one) to the
+    :class:`StepCount` of every launch run so far (clear it to start again)."""
 
     name = "reference"
+
+    def __init__(self) -> None:
+        self.step_counts: Dict[str, StepCount] = {}
 
     def buffers_changed(self) -> None:
         """Nothing is cached: each run reads the backend's buffers as they are."""
 
     def run(self, launch: Launch, buffers: Mapping[int, np.ndarray]
             ) -> Tuple[np.ndarray, Optional[Fault]]:
-        return run(launch, buffers)
+        count = self.step_counts.setdefault(launch.program.name or "", StepCount())
+        count.launches += 1
+        count.instructions = len(launch.program)
+        return run(launch, buffers, count)
 
 
-def run(launch: Launch, buffers: Mapping[int, np.ndarray]) -> Tuple[np.ndarray, Optional[Fault]]:
+def run(launch: Launch, buffers: Mapping[int, np.ndarray], count: Optional[StepCount] = None
+        ) -> Tuple[np.ndarray, Optional[Fault]]:
     """Run a launch over the backend's host buffers (handle -> uint8 array); return the 96-entry
     f64 resonance accumulator and the fault of the lowest faulting global lane (or None).
-    Ctrl-C returns zeros and an INTERRUPTED fault."""
+    Ctrl-C returns zeros and an INTERRUPTED fault. ``count``, if given, accumulates the lanes
+    and instructions executed."""
     try:
         launch.program.validate()   # §7.4: before any lane runs (cheap; guards validate=False)
-        return _Interpreter(launch, buffers).run()
+        return _Interpreter(launch, buffers, count).run()
     except KeyboardInterrupt:
         return (np.zeros(atlas.NUM_CLASSES, np.float64),
                 Fault(faults.INTERRUPTED, -1, -1, ()))

@@ -380,12 +380,28 @@ def test_rejections_happen_when_launch_is_called():
               "r4": ("u64", N)}, "a reduced array must be of a type atomics update"),
     (lambda: {"r1": hd.partitioned(chunked(X, 300)), "r2": hd.reduced(np.zeros(4), "xor"),
               "r4": ("u64", N)}, "needs an integer array"),
-    (lambda: {"r1": hd.partitioned(chunked(X, 300)), "r2": hd.partitioned(chunked(X, 300)),
-              "r3": hd.partitioned(shape=N, dtype=np.float32), "r4": N}, "bare Python int"),
 ])
 def test_launch_parameter_errors(params, match):
     with pytest.raises(hg.LaunchConfigError, match=match):
         hd.launch(VADD, params=params())
+
+
+def test_launch_bare_int_only_for_declared_scalars():
+    """A bare Python int is ambiguous for an undeclared register (ISA.md §7.3) and converted
+    to the declared type for a declared one (§12.6); the kernel template declares r4 u64."""
+    undeclared = hg.assemble("\n".join(line for line in kernels.render(
+        "binary", T="f32", OP="add", NAME="vadd").splitlines()
+        if not line.startswith(".param")))
+    assert not undeclared.params and VADD.params
+    x = chunked(X, 300)
+
+    def params():
+        return {"r1": hd.partitioned(x), "r2": hd.partitioned(x),
+                "r3": hd.partitioned(shape=N, dtype=np.float32), "r4": N}
+    with pytest.raises(hg.LaunchConfigError, match="bare Python int"):
+        hd.launch(undeclared, params=params())
+    got = hd.launch(VADD, params=params())["r3"]
+    assert sync(got).tobytes() == (X + X).tobytes()
 
 
 def test_launch_spec_errors():

@@ -6,10 +6,11 @@ docs/ISA.md §8, with two template devices that :func:`render` expands:
 * ``{KEY}`` placeholders, filled with :meth:`str.format`. The conventional keys are ``{T}``
   (element type of the inputs, e.g. ``f32``), ``{C}`` (compute/accumulation type: ``f32`` for
   ``f16``/``bf16`` inputs, else ``{T}``), ``{O}`` (output type of a reduction), ``{I}`` (index
-  type of gather), and ``{S}``, ``{SC}``, ``{SO}``, ``{SI}``: log2 of the byte sizes of ``{T}``,
-  ``{C}``, ``{O}``, ``{I}`` (used as shift amounts). Kernels also use ``{OP}`` (an instruction
-  mnemonic), ``{IDENT}`` (a ``mov_imm`` literal), ``{SHARED}`` (bytes of shared memory),
-  ``{NAME}`` and ``{KIND}``.
+  type of gather); ``{B}``, ``{BC}``, ``{BO}``, ``{BI}``: the byte sizes of ``{T}``, ``{C}``,
+  ``{O}``, ``{I}`` (address scales: ``[r1 + r255*{B}]``), and ``{S}``, ``{SC}``, ``{SO}``,
+  ``{SI}``: their log2 (shift amounts). Kernels also use ``{OP}`` (an instruction mnemonic),
+  ``{IDENT}`` (a ``mov_imm`` literal), ``{SHARED}`` (bytes of shared memory), ``{NAME}`` and
+  ``{KIND}``. Most kernels declare their parameters (``.param``, ISA.md §12.6).
 * conditional lines: a line that starts with ``?flag`` is kept (with the marker blanked) only
   when ``flag`` is set. :func:`render` sets ``widen`` when ``{C}`` differs from ``{T}``,
   ``narrow`` when ``{O}`` differs from ``{C}``, ``float``/``int`` from ``{T}``,
@@ -58,9 +59,10 @@ def render(name: str, flags: Iterable[str] = (), **subs: object) -> str:
     """Expand template ``name``: conditional lines, then ``{KEY}`` placeholders.
 
     ``T`` (required by most kernels), ``C`` (default ``T``), ``O`` (default ``C``) and ``I`` are
-    type names; their log2 sizes ``S``, ``SC``, ``SO``, ``SI`` and the flags ``widen``,
-    ``narrow``, ``float``, ``int``, ``signed``, ``unsigned`` are derived from them. Other keys are substituted as
-    given. Returns ISA text ready for :func:`hologram.assemble`.
+    type names; their byte sizes ``B``, ``BC``, ``BO``, ``BI``, log2 sizes ``S``, ``SC``,
+    ``SO``, ``SI`` and the flags ``widen``, ``narrow``, ``float``, ``int``, ``signed``,
+    ``unsigned`` are derived from them. Other keys are substituted as given. Returns ISA text
+    ready for :func:`hologram.assemble`.
     """
     values: Dict[str, object] = dict(subs)
     active = set(flags)
@@ -68,8 +70,9 @@ def render(name: str, flags: Iterable[str] = (), **subs: object) -> str:
     if t is not None:
         c = values.setdefault("C", t)
         o = values.setdefault("O", c)
-        for key, ty in (("S", t), ("SC", c), ("SO", o)):
-            values.setdefault(key, _LOG2[_SIZES[str(ty)]])
+        for key, ty in (("", t), ("C", c), ("O", o)):
+            values.setdefault("B" + key, _SIZES[str(ty)])
+            values.setdefault("S" + key, _LOG2[_SIZES[str(ty)]])
         if c != t:
             active.add("widen")
         if o != c:
@@ -77,6 +80,7 @@ def render(name: str, flags: Iterable[str] = (), **subs: object) -> str:
         active.add("float" if str(t)[0] in "fb" else "int")
     i = values.get("I")
     if i is not None:
+        values.setdefault("BI", _SIZES[str(i)])
         values.setdefault("SI", _LOG2[_SIZES[str(i)]])
         active.add("signed" if str(i).startswith("i") else "unsigned")
     lines = []

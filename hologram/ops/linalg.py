@@ -9,7 +9,7 @@ import numpy as np
 from ..backend import CpuBackend, LaunchConfig
 from . import _build as B
 from ._build import FLOAT, Plan, Step
-from .reductions import reduce_steps, split
+from .reductions import reduce_steps, split, tree_flags, tree_sizes
 
 __all__ = ["gemm", "matvec"]
 
@@ -30,7 +30,8 @@ def plan_gemm(a: Any, b: Any, out: Optional[np.ndarray] = None) -> Plan:
         raise ValueError(f"gemm: inner dimensions differ: a is {a.shape}, b is {b.shape}")
     res = B.output(out, (m, n), a.dtype, "gemm", (a, b))
     c = B.compute_type(t)
-    prog = B.program("gemm", T=t.text, C=c.text, SHARED=TILE * TILE * c.size)
+    prog = B.program("gemm", T=t.text, C=c.text, SHARED=TILE * TILE * c.size, C1=c.size,
+                     C2=2 * c.size, C3=3 * c.size)
     cfg = LaunchConfig(grid=(-(-n // TILE), -(-m // TILE)), block=(16, 16))
     step = Step(prog, cfg, {"r1": a, "r2": b, "r3": res, "r4": ("u64", m), "r5": ("u64", n),
                             "r6": ("u64", k)})
@@ -58,8 +59,8 @@ def plan_matvec(a: Any, x: Any, out: Optional[np.ndarray] = None) -> Plan:
     if g > 1:
         dst, o = np.empty(rows * g, np.dtype(c.numpy)), c
         keep.append(dst)
-    prog = B.program("matvec", T=t.text, C=c.text, O=o.text, SHARED=lanes * c.size,
-                     BLOCK=lanes, HALF=lanes // 2)
+    prog = B.program("matvec", tree_flags(lanes), T=t.text, C=c.text, O=o.text,
+                     **tree_sizes(lanes, c))
     steps = [Step(prog, LaunchConfig(grid=(g, rows), block=lanes),
                   {"r1": a, "r2": x, "r3": dst, "r4": ("u64", ncols)})]
     if g > 1:

@@ -2,20 +2,20 @@
 
 A reduction over ``ncols`` elements per row runs on ``g`` blocks of ``lanes`` lanes per row,
 both depending only on ``ncols`` (:func:`split`: about 16 elements per lane, 32 to 256 lanes,
-at most 64 blocks per row). Each block folds its share (strided per lane, then a bar.sync tree
-in shared memory) into one partial; when ``g > 1`` a second launch folds the ``g`` partials of
-each row. No float atomics are used, so results are
-deterministic: the same bits for every thread count and every run.
+at most 64 blocks per row). Each block folds its share (strided per lane, then a tree: bar.sync
+levels in shared memory down to one warp, then warp shuffles) into one partial; when ``g > 1``
+a second launch folds the ``g`` partials of each row. No float atomics are used, so results
+are deterministic: the same bits for every thread count and every run.
 """
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..backend import CpuBackend, LaunchConfig
-from ..isa import DType
+from ..isa import WARP_SIZE, DType
 from . import _build as B
 from ._build import ALL, FLOAT, Plan, Step
 
@@ -33,6 +33,19 @@ def split(ncols: int) -> Tuple[int, int]:
     while lanes < 256 and lanes * PER_LANE < ncols:
         lanes *= 2
     return lanes, int(np.clip(-(-ncols // (lanes * PER_LANE)), 1, MAX_SPLIT))
+
+
+def tree_flags(lanes: int) -> Tuple[str, ...]:
+    """Template flags of a block tree over ``lanes`` lanes (reduce.hasm, matvec.hasm): the
+    levels above the last five (which warp 0 does with shuffles) use shared memory."""
+    return ("tree",) if lanes > WARP_SIZE else ()
+
+
+def tree_sizes(lanes: int, c: DType) -> Dict[str, int]:
+    """``BLOCK``, ``HALF`` and ``SHARED`` (one ``c`` per lane when the tree uses shared memory)
+    of a block tree over ``lanes`` lanes."""
+    return {"BLOCK": lanes, "HALF": lanes // 2,
+            "SHARED": lanes * c.size if lanes > WARP_SIZE else 0}
 
 
 def identity(op: str, t: DType) -> str:
@@ -54,9 +67,8 @@ def reduce_steps(op: str, x: np.ndarray, t: DType, rows: int, ncols: int, c: DTy
     lanes, g = split(ncols)
 
     def step(src, src_t, dst, dst_t, width, lanes, blocks):
-        prog = B.program("reduce", OP=op, T=src_t.text, C=c.text, O=dst_t.text,
-                         IDENT=identity(op, c), SHARED=lanes * c.size, BLOCK=lanes,
-                         HALF=lanes // 2)
+        prog = B.program("reduce", tree_flags(lanes), OP=op, T=src_t.text, C=c.text,
+                         O=dst_t.text, IDENT=identity(op, c), **tree_sizes(lanes, c))
         cfg = LaunchConfig(grid=(blocks, rows), block=lanes)
         return Step(prog, cfg, {"r1": src, "r2": dst, "r3": ("u64", width)})
 

@@ -98,3 +98,13 @@ HISTOGRAM_ATOMIC = "atom.add.u32 r15, [r2 + r13], r14"
 def histogram(atomic: str = HISTOGRAM_ATOMIC) -> hg.Program:
     """The assembled :data:`HISTOGRAM` kernel."""
     return hg.assemble(HISTOGRAM.format(atomic=atomic))
+
+
+def shfl_down_sum(acc: str = "r1", tmp: str = "r2", last: str = "r1") -> str:
+    """The CUDA warp reduction as ISA text: down-shuffles by 16, 8, 4, 2, 1, each added to
+    `acc` (the final sum goes to `last`); warp lane 0 ends with its warp's sum."""
+    lines = []
+    for k in (16, 8, 4, 2, 1):
+        dst = last if k == 1 else acc
+        lines += [f"        shfl.down.u32 {tmp}, {acc}, {k}", f"        add.u32 {dst}, {acc}, {tmp}"]
+    return "\n".join(lines)

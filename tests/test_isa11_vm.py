@@ -18,6 +18,7 @@ import hologram as hg
 from hologram import vm
 import test_differential as td
 import test_isa11_differential as t11
+from helpers import shfl_down_sum
 
 
 def run_all(text: str, grid, block, params, shared: int = 0):
@@ -162,20 +163,11 @@ def test_scaled_gather_with_lane_dependent_offsets():
 # --------------------------------------------------------------------------------------------
 # Collectives: resolved at once (complete warps) or by the scheduler
 
-SUM = """
+SUM = f"""
         mov.u32 r1, %lane.x
-        {pre}
+        {{pre}}
 back:
-        shfl.down.u32 r2, r1, 16
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 8
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 4
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 2
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 1
-        add.u32 r1, r1, r2
+{shfl_down_sum()}
         mov.u64 r3, %gid
         stg.u32 [r9 + r3*4], r1
 done:

@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import pytest
+from helpers import shfl_down_sum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -123,18 +124,9 @@ def test_shfl_partial_warp(backend_name):
 def test_shfl_warp_sum(backend_name):
     """The CUDA warp reduction: after down-shuffles by 16, 8, 4, 2, 1 warp lane 0 holds the
     sum of its warp."""
-    text = """
+    text = f"""
         mov.u32 r1, %lane.x
-        shfl.down.u32 r2, r1, 16
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 8
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 4
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 2
-        add.u32 r1, r1, r2
-        shfl.down.u32 r2, r1, 1
-        add.u32 r5, r1, r2
+{shfl_down_sum(last="r5")}
         mov.u64 r6, %gid
         shl.u64 r6, r6, 2
         stg.u32 [r9 + r6], r5

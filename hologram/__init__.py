@@ -14,7 +14,8 @@ from .backend import (CpuBackend, LaunchConfig, LaunchResult, ReferenceBackend,
 from .errors import (AllocationFailed, AssemblyError, AssemblyWarning, BackendBusy,
                      BarrierDivergence, CallStackOverflow, CallStackUnderflow, DivisionByZero,
                      ExecutionError, HologramError, Interrupted, InvalidCoordinate,
-                     InvalidHandle, LaunchConfigError, Misaligned, OutOfBounds, ProgramError,
+                     InvalidHandle, LaunchConfigError, Misaligned, NotCompilable, OutOfBounds,
+                     ProgramError,
                      SharedOutOfBounds, StepLimitExceeded, Timeout, TypeMismatch,
                      UninitializedPredicate, UninitializedRegister, WarpDivergence)
 from .isa import DType, Instruction, ParamDecl
@@ -38,6 +39,6 @@ __all__ = [
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
     "CallStackUnderflow", "BarrierDivergence", "WarpDivergence", "InvalidCoordinate",
     "AllocationFailed", "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy",
-    "AssemblyWarning", "show_config", "BufferWindow",
+    "AssemblyWarning", "show_config", "BufferWindow", "NotCompilable",
     "__version__",
 ]

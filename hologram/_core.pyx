@@ -105,3 +105,4 @@ def openmp_enabled():
 def max_threads():
     """omp_get_max_threads(), read now (honours OMP_NUM_THREADS and threadpoolctl)."""
     return omp_get_max_threads()
+include "_jit_run.pxi"

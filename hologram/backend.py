@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core, atlas
-from .errors import (AllocationFailed, BackendBusy, InvalidHandle, LaunchConfigError, OutOfBounds,
+from .errors import (AllocationFailed, BackendBusy, InvalidHandle, LaunchConfigError, NotCompilable,
+                     OutOfBounds,
                      ProgramError)
 from .floats import float_to_bits
 from .isa import DType, ParamDecl
@@ -280,13 +282,34 @@ def _scalar_param(reg: int, value: Any) -> Tuple[int, DType, int]:
     return reg, ty, int(value)
 
 
-ENGINES = ("vm", "reference")
+ENGINES = ("auto", "jit", "vm", "reference")
+# engine policies that run on the VM engine object (the native tier shares its host table)
+_VM_POLICIES = ("auto", "jit", "vm")
+# "auto": a launch key whose interpreted launches took this long in total gets compiled in the
+# background (docs/native-tier.md)
+AUTO_COMPILE_SECONDS = 0.02
+
+
+def default_engine() -> str:
+    """The default engine policy: ``HOLOGRAM_ENGINE`` (auto, jit or vm) if set, else auto."""
+    env = os.environ.get("HOLOGRAM_ENGINE", "").strip().lower()
+    if not env:
+        return "auto"
+    if env not in _VM_POLICIES:
+        raise ValueError(f"HOLOGRAM_ENGINE must be auto, jit or vm, got {env!r}")
+    return env
+
+
+def _check_engine(name: Any) -> str:
+    if name not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {name!r}")
+    return name
 
 
 def _make_engine(name: str, pools: Any, boundary: np.ndarray) -> Any:
     """The engine called ``name``: an object with ``name``, ``run(launch, buffers)`` returning
     (resonance or None, fault or None) and ``buffers_changed()``."""
-    if name == "vm":
+    if name in _VM_POLICIES:
         return VmEngine(pools, boundary)
     if name == "reference":
         # imported here (the VM path never needs the interpreter); a signal handler that makes
@@ -384,16 +407,26 @@ class CpuBackend:
     ``num_threads``: the default thread count of this backend's launches (None: the OpenMP
     default, see :func:`effective_num_threads`). ``engine``: ``"vm"`` (the Cython VM) or
     ``"reference"`` (the pure-Python reference interpreter, slow; the oracle the VM is tested
-    against). ``pool_quota``: the bytes its pools (from lanes and the host) may hold together,
+    against), or the policy between the VM and the native tier (docs/native-tier.md):
+    ``"auto"`` (compiled code when it is compiled already, the interpreter otherwise, compiling
+    in the background once a launch's interpreted time says it pays), ``"jit"`` (compiled, or
+    :class:`NotCompilable`); None: ``HOLOGRAM_ENGINE`` or ``"auto"`` (with ``jit`` from the
+    environment, launches the compiler declines run on the VM). ``pool_quota``: the bytes its pools (from lanes and the host) may hold together,
     each counting its size + 128 (None: :data:`DEFAULT_POOL_QUOTA`, half the physical memory);
     an allocation beyond it fails with :class:`AllocationFailed`. Launches and host memory
     operations on one backend are serialized; separate backends are independent.
     """
 
-    def __init__(self, num_threads: Optional[int] = None, *, engine: str = "vm",
+    def __init__(self, num_threads: Optional[int] = None, *, engine: Optional[str] = None,
                  pool_quota: Optional[int] = None):
         if num_threads is not None:
             effective_num_threads(num_threads)          # validate early
+        # (policy, strict): strict jit raises NotCompilable, the environment's falls back
+        if engine is None:
+            self._policy, self._strict = default_engine(), False
+        else:
+            self._policy, self._strict = _check_engine(engine), engine == "jit"
+        engine = self._policy
         self.num_threads = num_threads
         self._lock = threading.RLock()
         self._next_handle = 1
@@ -407,8 +440,14 @@ class CpuBackend:
 
     @property
     def engine_name(self) -> str:
-        """``"vm"`` or ``"reference"``: the engine this backend runs launches on."""
+        """``"vm"`` or ``"reference"``: the engine object this backend runs launches on (the
+        VM also runs the native tier's compiled code; see :attr:`engine_policy`)."""
         return str(self._engine.name)
+
+    @property
+    def engine_policy(self) -> str:
+        """``"auto"``, ``"jit"``, ``"vm"`` or ``"reference"``: this backend's default engine."""
+        return self._policy
 
     # ---- buffers
 
@@ -542,7 +581,8 @@ class CpuBackend:
                         max_steps: Optional[int] = None,
                         num_threads: Optional[int] = None,
                         timeout: Optional[float] = None,
-                        block_range: Optional[Sequence[int]] = None) -> LaunchResult:
+                        block_range: Optional[Sequence[int]] = None,
+                        engine: Optional[str] = None) -> LaunchResult:
         """Run ``program`` over the launch's grid of blocks of lanes.
 
         ``params`` maps registers (``"r1"`` or ``1``) to arrays / bytes-like objects (bound as
@@ -553,14 +593,17 @@ class CpuBackend:
         raises :class:`Interrupted`. ``timeout``: seconds (> 0) after which the launch stops
         and raises :class:`Timeout` (checked every 20 ms, with Ctrl-C). ``block_range``:
         ``(start, stop)`` (or a ``range``) of linear block indices: only those blocks of the
-        grid run, with the ids they have in the whole grid.
+        grid run, with the ids they have in the whole grid. ``engine``: ``"auto"``, ``"jit"``
+        or ``"vm"`` for this launch (None: the backend's; see :class:`CpuBackend`);
+        ``LaunchResult.engine`` says which one ran.
         """
+        policy = self._launch_policy(engine)
         with self._lock:
             self._check_idle()
             launch, copy_back = self._make_launch(program, config, params, max_steps,
                                                   num_threads, timeout, block_range)
             try:
-                return self._execute(launch, copy_back)
+                return self._execute(launch, copy_back, policy)
             finally:
                 launch.release()
 
@@ -568,19 +611,65 @@ class CpuBackend:
                 params: Optional[Mapping[Any, Any]] = None, *, max_steps: Optional[int] = None,
                 num_threads: Optional[int] = None,
                 timeout: Optional[float] = None,
-                block_range: Optional[Sequence[int]] = None) -> "PreparedLaunch":
+                block_range: Optional[Sequence[int]] = None,
+                engine: Optional[str] = None) -> "PreparedLaunch":
         """Bind a launch once, to run it many times with the least overhead per call.
 
         ``k = backend.prepare(prog, config, params); k(); k()`` is ``execute_program`` with the
         same arguments, except that validation, configuration, parameter binding and the thread
         count are settled here. The arrays in ``params`` stay bound (and alive) for the life of
         the returned object (bytearrays and other resizable objects cannot be resized meanwhile);
-        each call sees their current contents. ``timeout`` applies to each call.
+        each call sees their current contents. ``timeout`` applies to each call; ``engine`` as
+        for :meth:`execute_program`.
         """
+        policy = self._launch_policy(engine)
         with self._lock:
             launch, copy_back = self._make_launch(program, config, params, max_steps,
                                                   num_threads, timeout, block_range)
-        return PreparedLaunch(self, launch, copy_back)
+        return PreparedLaunch(self, launch, copy_back, policy)
+
+    def _launch_policy(self, engine: Optional[str]) -> Tuple[str, bool]:
+        """(policy, strict) of a launch: its own engine= argument or the backend's."""
+        if engine is None:
+            return self._policy, self._strict
+        if engine not in _VM_POLICIES:
+            raise ValueError(f"engine must be 'auto', 'jit' or 'vm', got {engine!r}")
+        if self._policy == "reference":
+            raise ValueError("a reference backend runs only the reference interpreter")
+        return engine, engine == "jit"
+
+    def _native(self, launch: Launch, policy: Tuple[str, bool]) -> Any:
+        """The compiled function to run this launch with, or None for the interpreter
+        (raises NotCompilable for a strict jit policy that cannot compile it)."""
+        name, strict = policy
+        if name == "vm" or name == "reference":
+            return None
+        from . import jit
+        sig = tuple([(r, ty) for r, ty, _ in launch.reg_init])
+        if name == "auto":
+            hit = jit.cached(launch.program, sig, launch.block, launch.shared_memory)
+            if hit is not None and launch.max_steps is None:
+                return hit
+            return None
+        try:
+            if launch.max_steps is not None:
+                raise NotCompilable("max_steps: launches with a step limit run on the "
+                                    "interpreter in this version")
+            return jit.compile_launch(launch.program, sig, launch.block, launch.shared_memory)
+        except NotCompilable:
+            if strict:
+                raise
+            return None
+
+    def _auto_consider(self, launch: Launch, seconds: float) -> None:
+        """"auto": count a launch's interpreted time for its key; past AUTO_COMPILE_SECONDS
+        compile it on a background thread (later launches of the key then run compiled)."""
+        from . import jit
+        if launch.max_steps is not None or not jit.available():
+            return
+        sig = tuple([(r, ty) for r, ty, _ in launch.reg_init])
+        jit.note_interpreted(launch.program, sig, launch.block, launch.shared_memory, seconds,
+                             AUTO_COMPILE_SECONDS)
 
     def _check_idle(self) -> None:
         if self._busy:
@@ -627,12 +716,22 @@ class CpuBackend:
                         windows=windows or None)
         return launch, copy_back
 
-    def _execute(self, launch: Launch, copy_back) -> LaunchResult:
+    def _execute(self, launch: Launch, copy_back,
+                 policy: Optional[Tuple[str, bool]] = None) -> LaunchResult:
         """Run a launch (the caller holds the lock and checked _check_idle); copy back and raise
         its fault."""
+        policy = policy if policy is not None else (self._policy, self._strict)
+        compiled = self._native(launch, policy)
+        ran = "jit" if compiled is not None else self._engine.name
+        _count(ran)
         self._busy = True
+        t0 = time.perf_counter() if compiled is None and policy[0] == "auto" else 0.0
         try:
-            resonance, fault = self._engine.run(launch, self._buffers)
+            if compiled is not None:
+                resonance, fault = self._engine.run_compiled(launch, self._buffers, compiled,
+                                                             self.boundary)
+            else:
+                resonance, fault = self._engine.run(launch, self._buffers)
         except MemoryError as e:        # the VM's per-thread scratch memory
             if isinstance(e, AllocationFailed):
                 raise
@@ -643,9 +742,11 @@ class CpuBackend:
                 for dst, tmp in copy_back:
                     dst[...] = tmp
             self._pools.release_deferred()
+        if t0:
+            self._auto_consider(launch, time.perf_counter() - t0)
         if fault is not None:
             raise_fault(launch.program, launch.grid, launch.block, fault, launch.windows)
-        return LaunchResult(resonance, launch.num_threads)
+        return LaunchResult(resonance, launch.num_threads, ran)
 
     def _bind_params(self, params: Optional[Mapping[Any, Any]],
                      exports: Optional[List[memoryview]] = None,
@@ -728,9 +829,11 @@ class CpuBackend:
 class PreparedLaunch:
     """A launch bound once by :meth:`CpuBackend.prepare`; call it to run it again."""
 
-    def __init__(self, backend: CpuBackend, launch: Launch, copy_back):
+    def __init__(self, backend: CpuBackend, launch: Launch, copy_back,
+                 policy: Optional[Tuple[str, bool]] = None):
         self.backend = backend
         self.launch = launch
+        self._policy = policy
         self._copy_back = copy_back
         self._copy_in = [(dst, tmp) for dst, tmp in copy_back]
 
@@ -742,7 +845,7 @@ class PreparedLaunch:
             if self._copy_in:
                 for src, tmp in self._copy_in:    # unaligned parameters: refresh the copy
                     tmp[...] = src
-            return be._execute(self.launch, self._copy_back)
+            return be._execute(self.launch, self._copy_back, self._policy)
 
     def __repr__(self) -> str:
         L = self.launch
@@ -825,6 +928,17 @@ _default_backends: Dict[str, CpuBackend] = {}
 _default_lock = threading.RLock()
 
 
+def _count(engine: str) -> None:
+    """Count launches per engine when HOLOGRAM_COUNT_ENGINES is set (the test suite's
+    summary of how many launches ran compiled)."""
+    if _COUNT_ENGINES:
+        from . import jit
+        jit.COUNTS[engine] = jit.COUNTS.get(engine, 0) + 1
+
+
+_COUNT_ENGINES = bool(os.environ.get("HOLOGRAM_COUNT_ENGINES"))
+
+
 def default_backend(kind: str = "vm") -> CpuBackend:
     """The process-wide backend used by :func:`launch` when none is given."""
     with _default_lock:
@@ -841,7 +955,8 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
            max_steps: Optional[int] = None, num_threads: Optional[int] = None,
            timeout: Optional[float] = None,
            backend: Union[CpuBackend, str, None] = None,
-           block_range: Optional[Sequence[int]] = None) -> LaunchResult:
+           block_range: Optional[Sequence[int]] = None,
+           engine: Optional[str] = None) -> LaunchResult:
     """Run ``program`` in one call: ``launch(prog, grid, block, params={...})``.
 
     ``grid``/``block`` are ints or 1-3 tuples; None takes the defaults (grid 1, the program's
@@ -849,6 +964,8 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
     ``"reference"`` (the pure-Python interpreter); named backends are process-wide.
     ``max_steps`` and ``timeout`` (seconds) bound the launch (:class:`StepLimitExceeded`,
     :class:`Timeout`); ``block_range=(start, stop)`` runs only those blocks of the grid.
+    ``engine``: ``"auto"``, ``"jit"`` or ``"vm"`` (None: the backend's policy, by default
+    ``HOLOGRAM_ENGINE`` or ``"auto"``); see :class:`CpuBackend`.
     """
     if backend is None or isinstance(backend, str):
         kind = backend or "vm"
@@ -857,4 +974,4 @@ def launch(program: Program, grid: ShapeArg = None, block: ShapeArg = None, *,
         backend = default_backend(kind)
     return backend.execute_program(program, LaunchConfig(grid, block, shared_memory), params,
                                    max_steps=max_steps, num_threads=num_threads, timeout=timeout,
-                                   block_range=block_range)
+                                   block_range=block_range, engine=engine)

@@ -10,7 +10,7 @@ __all__ = [
     "UninitializedRegister", "UninitializedPredicate", "DivisionByZero", "CallStackOverflow",
     "CallStackUnderflow", "BarrierDivergence", "WarpDivergence", "InvalidCoordinate",
     "AllocationFailed", "StepLimitExceeded", "Interrupted", "Timeout", "BackendBusy",
-    "AssemblyWarning",
+    "AssemblyWarning", "NotCompilable",
 ]
 
 
@@ -165,6 +165,11 @@ class Interrupted(ExecutionError, KeyboardInterrupt):
 
 class Timeout(ExecutionError, TimeoutError):
     """A launch stopped because its ``timeout=`` (seconds) ran out; lane fields are None."""
+
+
+class NotCompilable(HologramError):
+    """The native tier cannot compile this launch (``engine="jit"``); the message names the
+    instruction or the reason. The interpreter (``engine="vm"``) runs it."""
 
 
 class BackendBusy(HologramError, RuntimeError):

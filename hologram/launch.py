@@ -28,12 +28,14 @@ Shape3 = Tuple[int, int, int]
 
 class LaunchResult:
     """What a launch returns: the resonance accumulator (96 float64 sums of ``res.accum``) and
-    the number of threads the launch was allowed."""
-    __slots__ = ("_resonance", "num_threads")
+    the number of threads the launch was allowed; ``engine``: which engine ran it (``"vm"``
+    the interpreter, ``"jit"`` compiled code, ``"reference"`` the reference interpreter)."""
+    __slots__ = ("_resonance", "num_threads", "engine")
 
-    def __init__(self, resonance: Optional[np.ndarray], num_threads: int):
+    def __init__(self, resonance: Optional[np.ndarray], num_threads: int, engine: str = "vm"):
         self._resonance = resonance          # None: all zeros, made on first access
         self.num_threads = num_threads
+        self.engine = engine
 
     @property
     def resonance(self) -> np.ndarray:
@@ -42,7 +44,8 @@ class LaunchResult:
         return self._resonance
 
     def __repr__(self) -> str:
-        return f"LaunchResult(num_threads={self.num_threads}, resonance={self.resonance!r})"
+        return (f"LaunchResult(num_threads={self.num_threads}, engine={self.engine!r}, "
+                f"resonance={self.resonance!r})")
 
 
 @dataclass(eq=False)

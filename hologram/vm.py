@@ -267,6 +267,23 @@ class VmEngine:
             self._host = _core.HostTable(dict(buffers))
         return run(launch, self._core, self._host)
 
+    def run_compiled(self, launch: Launch, buffers: Mapping[int, np.ndarray], compiled: Any,
+                     boundary: np.ndarray) -> Tuple[None, Optional[faults.Fault]]:
+        """Run a launch with a native block function (hologram.jit); as run()."""
+        if self._host is None:
+            self._host = _core.HostTable(dict(buffers))
+        windows = {h: w.base for h, w in launch.windows.items()} if launch.windows else None
+        result = _core.run_jit(compiled.address, compiled.nrows, compiled.npreds,
+                               compiled.lanes_padded, launch.grid, launch.block, self._host,
+                               launch.params, [v for _, _, v in launch.reg_init],
+                               launch.num_threads, boundary, launch.timeout or 0.0,
+                               launch.block_range, windows)
+        if result is None:
+            return None, None
+        code_, lane, pc = result[:3]
+        detail = tuple(int(d) & 0xFFFFFFFFFFFFFFFF for d in result[3:])
+        return None, faults.Fault(int(code_), int(lane), int(pc), detail)
+
 
 def run(launch: Launch, engine: "_core.Engine", host: "_core.HostTable"
         ) -> Tuple[Optional[np.ndarray], Optional[faults.Fault]]:

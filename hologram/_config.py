@@ -33,6 +33,21 @@ def _openmp_runtimes() -> List[Dict[str, Any]]:
     return [d for d in threadpool_info() if d.get("user_api") == "openmp"]
 
 
+def _native_tier() -> Dict[str, Any]:
+    """The native tier (hologram.jit): versions, CPU, vector width, or why it is unavailable."""
+    from . import jit
+    from .backend import default_engine
+    try:
+        info = jit.info()
+    except Exception as e:          # pragma: no cover - a broken llvmlite installation
+        info = {"available": False, "reason": f"{type(e).__name__}: {e}"}
+    try:
+        info["default_engine"] = default_engine()
+    except ValueError as e:
+        info["default_engine"] = f"invalid HOLOGRAM_ENGINE ({e})"
+    return info
+
+
 def config() -> Dict[str, Any]:
     """Everything :func:`show_config` prints, as a dict."""
     import numpy as np
@@ -57,6 +72,7 @@ def config() -> Dict[str, Any]:
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "cpu_count": os.cpu_count(),
         "openmp_runtimes": _openmp_runtimes(),
+        "native_tier": _native_tier(),
         "numpy": np.__version__,
         "threadpoolctl": tpc,
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
@@ -115,6 +131,16 @@ def show_config(file: Optional[TextIO] = None) -> None:
              f", {rt.get('num_threads')} threads, {rt.get('filepath', '?')}")
     if len(runtimes) > 1:
         line("warning", "several OpenMP runtimes are loaded in this process")
+    print("native tier:", file=out)
+    nt = c["native_tier"]
+    line("default engine", f"{nt['default_engine']} (HOLOGRAM_ENGINE; engine= overrides)")
+    if nt["available"]:
+        line("llvmlite", f"{nt['llvmlite']} (LLVM {nt['llvm']})")
+        line("CPU", f"{nt['cpu']} ({nt['triple']})")
+        line("vector width", f"{nt['vector_width']} lanes per chunk")
+        line("CPU features", nt["features"])
+    else:
+        line("unavailable", nt["reason"])
     print("memory:", file=out)
     line("pool quota", f"{c['default_pool_quota']} bytes per backend by default "
                        f"(CpuBackend(pool_quota=...))")

@@ -34,19 +34,18 @@ COUNTS = {"jit": 0, "vm": 0}
 
 
 def _target():
-    """The host target machine (created once)."""
-    tm = _STATE.get("tm")
-    if tm is None:
+    """A new host target machine (an MCJIT engine owns and frees the one it is given)."""
+    if "cpu" not in _STATE:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        cpu = llvm.get_host_cpu_name()
-        features = llvm.get_host_cpu_features().flatten()
-        target = llvm.Target.from_default_triple()
-        tm = target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
         from .. import _core
         llvm.add_symbol("hg_jit_poll", _core.jit_poll_address())
-        _STATE.update(tm=tm, cpu=cpu, features=features, triple=llvm.get_process_triple())
-    return tm
+        _STATE.update(cpu=llvm.get_host_cpu_name(),
+                      features=llvm.get_host_cpu_features().flatten(),
+                      triple=llvm.get_process_triple())
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=_STATE["cpu"], features=_STATE["features"], opt=3,
+                                        jit=True)
 
 
 def available() -> bool:
@@ -67,7 +66,8 @@ def vector_width() -> int:
     if not available():
         return 8
     with _LOCK:
-        _target()
+        if "cpu" not in _STATE:
+            _target()
         return 16 if "+avx512f" in _STATE["features"].split(",") else 8
 
 
@@ -220,7 +220,8 @@ def info() -> Dict[str, Any]:
     if not available():
         return {"available": False, "reason": unavailable_reason()}
     with _LOCK:
-        _target()
+        if "cpu" not in _STATE:
+            _target()
         return {"available": True, "llvmlite": llvmlite.__version__,
                 "llvm": ".".join(map(str, llvm.llvm_version_info)), "cpu": _STATE["cpu"],
                 "triple": _STATE["triple"],

@@ -93,9 +93,6 @@ def check_compilable(instrs: Sequence[Instruction]) -> None:
     for pc, ins in enumerate(instrs):
         if ins.variant not in SUPPORTED:
             raise NotCompilable(f"pc {pc}: {ins.variant} ({str(ins)!r}) is not compiled yet")
-        for f, v in zip(ins.spec.fields, ins.values):
-            if f.kind == "type" and v in (DType.F16, DType.BF16):
-                raise NotCompilable(f"pc {pc}: {v.name.lower()} arithmetic is not compiled yet")
 
 
 class _Gen:
@@ -584,14 +581,87 @@ class _Gen:
         return b.sext(r, self.VI64) if sgn else b.zext(r, self.VI64)
 
     def fvals(self, b, x, ty):
+        """A float register as <W x double> (f64) or <W x float> (f32; f16 and bf16 widened
+        exactly, as the VM's ld_f)."""
         if ty == DType.F64:
             return b.bitcast(x, self.vec(F64))
-        return b.bitcast(b.trunc(x, self.VI32), self.vec(F32))
+        x32 = b.trunc(x, self.VI32)
+        if ty == DType.BF16:
+            x32 = b.shl(x32, self.cvec(I32, 16))
+        elif ty == DType.F16:
+            x32 = self.widen_f16(b, x32)
+        return b.bitcast(x32, self.vec(F32))
 
     def fbits(self, b, f, ty):
+        """<W x float/double> as the register content of type ty (f16/bf16 rounded as the
+        VM's st_f)."""
         if ty == DType.F64:
             return b.bitcast(f, self.VI64)
-        return b.zext(b.bitcast(f, self.VI32), self.VI64)
+        x32 = b.bitcast(f, self.VI32)
+        if ty == DType.F16:
+            x32 = self.round_f16(b, x32)
+        elif ty == DType.BF16:
+            x32 = self.round_bf16(b, x32)
+        return b.zext(x32, self.VI64)
+
+    def widen_f16(self, b, h):
+        """hg_widen_f16 (hologram/_vmhelpers.h) on <W x i32>: exact, NaN payloads kept."""
+        c = lambda v: self.cvec(I32, v)
+        sign = b.shl(b.and_(h, c(0x8000)), c(16))
+        exp = b.and_(b.lshr(h, c(10)), c(0x1F))
+        man = b.and_(h, c(0x3FF))
+        special = b.or_(b.or_(sign, c(0x7F800000)), b.shl(man, c(13)))
+        normal = b.or_(b.or_(sign, b.shl(b.add(exp, c(127 - 15)), c(23))), b.shl(man, c(13)))
+        # subnormal: man * 2^-24 is a normal f32, exactly
+        sub = b.fmul(b.uitofp(man, self.vec(F32)), ir.Constant(self.vec(F32), [2.0 ** -24] * self.W))
+        sub = b.or_(sign, b.bitcast(sub, self.VI32))
+        r = b.select(b.icmp_unsigned("==", exp, c(0x1F)), special, normal)
+        return b.select(b.icmp_unsigned("==", exp, c(0)), sub, r)
+
+    def round_f16(self, b, x):
+        """hg_round_f16 on <W x i32> f32 bits: round to nearest even, the project's NaNs."""
+        c = lambda v: self.cvec(I32, v)
+        sign = b.and_(b.lshr(x, c(16)), c(0x8000))
+        exp = b.and_(b.lshr(x, c(23)), c(0xFF))
+        man = b.and_(x, c(0x7FFFFF))
+        nanv = b.or_(b.or_(sign, c(0x7C00)),
+                     b.select(b.icmp_unsigned("!=", man, c(0)),
+                              b.or_(c(0x200), b.lshr(man, c(13))), c(0)))
+        e = b.sub(exp, c(127 - 15))
+        inf = b.or_(sign, c(0x7C00))
+        # subnormal results (e <= 0, e >= -10)
+        m = b.or_(man, c(0x800000))
+        shift = b.and_(b.sub(c(14), e), c(31))
+        half = b.shl(c(1), b.and_(b.sub(shift, c(1)), c(31)))
+        rest = b.and_(m, b.sub(b.shl(c(1), shift), c(1)))
+        out = b.lshr(m, shift)
+        up = b.or_(b.icmp_unsigned(">", rest, half),
+                   b.and_(b.icmp_unsigned("==", rest, half),
+                          b.icmp_unsigned("!=", b.and_(out, c(1)), c(0))))
+        subv = b.or_(sign, b.add(out, b.zext(up, self.VI32)))
+        subv = b.select(b.icmp_signed("<", e, c(-10)), sign, subv)
+        # normal results
+        out = b.or_(b.shl(e, c(10)), b.lshr(man, c(13)))
+        rest = b.and_(man, c(0x1FFF))
+        up = b.or_(b.icmp_unsigned(">", rest, c(0x1000)),
+                   b.and_(b.icmp_unsigned("==", rest, c(0x1000)),
+                          b.icmp_unsigned("!=", b.and_(out, c(1)), c(0))))
+        norm = b.or_(sign, b.add(out, b.zext(up, self.VI32)))
+        r = b.select(b.icmp_signed("<=", e, c(0)), subv, norm)
+        r = b.select(b.icmp_signed(">=", e, c(0x1F)), inf, r)
+        return b.select(b.icmp_unsigned("==", exp, c(0xFF)), nanv, r)
+
+    def round_bf16(self, b, x):
+        """hg_round_bf16 on <W x i32> f32 bits."""
+        c = lambda v: self.cvec(I32, v)
+        isnan = b.and_(b.icmp_unsigned("==", b.and_(x, c(0x7F800000)), c(0x7F800000)),
+                       b.icmp_unsigned("!=", b.and_(x, c(0x7FFFFF)), c(0)))
+        nanv = b.or_(b.lshr(x, c(16)), c(0x40))
+        x64 = b.zext(x, self.VI64)
+        odd = b.zext(b.and_(b.lshr(x, c(16)), c(1)), self.VI64)
+        r = b.add(b.add(x64, self.cvec(I64, 0x7FFF)), odd)
+        r = b.trunc(b.and_(b.lshr(r, self.cvec(I64, 16)), self.cvec(I64, 0xFFFF)), self.VI32)
+        return b.select(isnan, nanv, r)
 
     def libm_call(self, b, name, ty, args):
         """Call the C library function per lane (the VM's exact results)."""

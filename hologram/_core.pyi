@@ -68,3 +68,23 @@ class Engine:
         block_range: Optional[Tuple[int, int]] = None,   # (start, stop) blocks; None: all
         windows: Optional[Dict[int, int]] = None,        # parameter handle -> window base
     ) -> Optional[Tuple[int, int, int, int, int, int, int, int]]: ...
+
+# The native tier's launch loop (_jit_run.pxi)
+def jit_poll_address() -> int: ...
+def jit_frame_fields() -> Dict[str, int]: ...
+def run_jit(
+    fn_address: int,
+    nrows: int,
+    npreds: int,
+    Lp: int,
+    grid: Tuple[int, int, int],
+    block: Tuple[int, int, int],
+    host: HostTable,
+    params: List[Tuple[int, int, int]],     # (handle, address, nbytes)
+    param_values: List[int],                # parameter register values, signature order
+    num_threads: int,
+    boundary: np.ndarray,
+    timeout: float = 0,
+    block_range: Optional[Tuple[int, int]] = None,
+    windows: Optional[Dict[int, int]] = None,
+) -> Optional[Tuple[int, int, int, int, int, int, int, int]]: ...

@@ -61,3 +61,18 @@ def backend_name(request):
 def backend(backend_name):
     import hologram as hg
     return hg.CpuBackend() if backend_name == "vm" else hg.ReferenceBackend()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """With HOLOGRAM_COUNT_ENGINES set: how many launches ran compiled / interpreted."""
+    if not os.environ.get("HOLOGRAM_COUNT_ENGINES"):
+        return
+    jit = sys.modules.get("hologram.jit")
+    if jit is None:
+        return
+    counts = jit.COUNTS
+    total = sum(counts.values()) or 1
+    terminalreporter.write_line(
+        f"hologram launches by engine: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + f" ({100 * counts.get('jit', 0) / total:.1f}% compiled; HOLOGRAM_ENGINE="
+        f"{os.environ.get('HOLOGRAM_ENGINE', '')!r})")

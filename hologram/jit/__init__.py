@@ -39,6 +39,11 @@ def _target():
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         from .. import _core
+        from .codegen import F
+        for name, offset in _core.jit_frame_fields().items():   # the C struct and FRAME agree
+            if offset != 8 * F[name]:
+                raise RuntimeError(f"JitFrame.{name} is at byte {offset}, codegen expects "
+                                   f"{8 * F[name]}")
         llvm.add_symbol("hg_jit_poll", _core.jit_poll_address())
         _STATE.update(cpu=llvm.get_host_cpu_name(),
                       features=llvm.get_host_cpu_features().flatten(),

@@ -332,7 +332,8 @@ class _Gen:
         cuts = []
         if len(mems) >= 2 and any(self.instrs[pc].variant == "STG" for pc in mems):
             cuts = mems[1:]
-        segs, cur = [], []
+        segs: List[List[int]] = []
+        cur: List[int] = []
         for pc in body:
             if pc in cuts and cur:
                 segs.append(cur)

@@ -293,11 +293,10 @@ DIRECTIVES = {
 
 if __name__ == "__main__":            # also under pip (setuptools runs setup.py as __main__)
     setup(
-        # _core.pyx includes the hologram/_vm_*.pxi files and _jit_run.pxi (one of them generated from the ISA
+        # _core.pyx includes the hologram/_vm_*.pxi files (one of them generated from the ISA
         # table by hologram/_vmgen.py and committed): a change to any of them rebuilds.
         ext_modules=[Extension("hologram._core", ["hologram/_core.pyx"], include_dirs=["hologram"],
                                depends=["hologram/_vmhelpers.h", "hologram/_openmp.pxd",
-                                        "hologram/_jit_run.pxi",
                                         *sorted(glob.glob("hologram/_vm_*.pxi"))])],
         cmdclass={"build_ext": BuildExt},
     )

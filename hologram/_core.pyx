@@ -36,6 +36,8 @@ the code that uses them; functions may call functions of later files):
   _vm_warp.pxi       warp collectives: lanes wait for their warp, warps resolve
   _vm_blocks.pxi     blocks, the scheduler and the parallel region
   _vm_engine.pxi     Prepared, Engine, HostTable: what Python calls
+  _vm_jit.pxi        the native tier's launch loop: compiled block functions (hologram.jit)
+                     called from the same block claiming, polling and fault rules
 
 Code between "# hot: begin" and "# hot: end" of every file may not touch Python objects
 (tests/test_build.py checks Cython's annotation), except the Ctrl-C check marked "gil".
@@ -105,4 +107,4 @@ def openmp_enabled():
 def max_threads():
     """omp_get_max_threads(), read now (honours OMP_NUM_THREADS and threadpoolctl)."""
     return omp_get_max_threads()
-include "_jit_run.pxi"
+include "_vm_jit.pxi"

@@ -2,7 +2,7 @@
 
 The generated function ``i32 hg_block(ptr frame, i64 block)`` runs every lane of one block and
 returns 1 if the launch was aborted (Ctrl-C, timeout), else 0. Its state lives in a
-:c:type:`JitFrame` (hologram/_jit_run.pxi), a struct of 8-byte fields whose indices are
+:c:type:`JitFrame` (hologram/_vm_jit.pxi), a struct of 8-byte fields whose indices are
 :data:`FRAME`.
 
 Execution model (docs/native-tier.md):
@@ -42,7 +42,7 @@ from ..isa import (GADDR, IMM, LABEL, OPTPRED, PRED, REG, REGIMM, SADDR, BufferO
                    RegisterIndirectComputed, SReg)
 from .. import atlas
 
-# Fields of the C struct JitFrame (hologram/_jit_run.pxi), in order, 8 bytes each.
+# Fields of the C struct JitFrame (hologram/_vm_jit.pxi), in order, 8 bytes each.
 FRAME = ("regs", "preds", "pc", "params", "buf_handle", "buf_ptr", "buf_size", "buf_lo",
          "nbufs", "boundary", "gx", "gy", "gz", "fault_gid", "fault_code", "fault_pc",
          "d0", "d1", "d2", "d3", "d4", "budget")

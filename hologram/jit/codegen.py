@@ -137,6 +137,9 @@ class _Gen:
     def cvec(self, ty, value):
         return ir.Constant(self.vec(ty), [value] * self.W)
 
+    def cvec_list(self, ty, values):
+        return ir.Constant(self.vec(ty), list(values))
+
     def intrinsic(self, name: str, ret, args):
         fn = self.module.globals.get(name)
         if fn is None:
@@ -190,6 +193,18 @@ class _Gen:
         self.paramp = self.frame_field(b, "params", PTR)
         self.param_val = {r: b.load(b.gep(self.paramp, [ir.Constant(I64, k)], source_etype=I64), typ=I64)
                           for r, k in self.params.items()}
+        # buffers whose handle is the same for the whole launch (an immediate, or a parameter
+        # register never written): looked up once per block call
+        self.uniform_lookup = {}
+        sizep, lop = b.alloca(I64), b.alloca(I64)
+        for ins in self.instrs:
+            if ins.variant in MEMORY:
+                key = self._uniform_handle(ins)
+                if key is not None and key not in self.uniform_lookup:
+                    h = ir.Constant(I64, key[1]) if key[0] == "const" else self.param_val[key[1]]
+                    p = b.call(self.lookup, [self.frame, h, sizep, lop])
+                    self.uniform_lookup[key] = (b.ptrtoint(p, I64), b.load(sizep, typ=I64),
+                                                b.load(lop, typ=I64), p)
         # block start: every lane at pc 0 (padding lanes done); rows of written registers that
         # start with a value (parameters, special registers) filled
         b = self._chunk_loop(b, "init", self._init_chunk)
@@ -800,6 +815,19 @@ class _Gen:
         off = b.add(b.shl(o, self.cvec(I64, sh)), self.cvec(I64, a.disp & (2**64 - 1)))
         return h, off, False
 
+    def _uniform_handle(self, ins):
+        """("const", h) or ("param", r) if the access's handle is the same for the whole
+        launch, else None."""
+        a = ins.addr
+        if isinstance(a, BufferOffset):
+            return ("const", a.handle)
+        if isinstance(a, PhiCoordinate):
+            return ("const", 0)
+        r = a.base if isinstance(a, RegisterIndirect) else a.handle_reg
+        if r in self.params and r not in self.row:
+            return ("param", r)
+        return None
+
     def _memory(self, st, pc, ins):
         fn = self.fn
         ty = ins.ty
@@ -807,6 +835,11 @@ class _Gen:
         h, off, _ = self._address(st, ins)
         b = st.b
         IW = ir.IntType(self.W)
+        key = self._uniform_handle(ins)
+        if key is not None:
+            p0, s0, l0, base = self.uniform_lookup[key]
+            return self._access(st, pc, ins, h, off, self.splat(b, p0), self.splat(b, s0),
+                                self.splat(b, l0), base)
         # the handle of the first active lane; if all active lanes share it, one lookup
         bits = b.bitcast(st.mask, IW)
         cttz = self.intrinsic(f"llvm.cttz.i{self.W}", IW, [IW, I1])
@@ -846,6 +879,16 @@ class _Gen:
             phi.add_incoming(a1, one)
             phi.add_incoming(a2, many)
         st.b = b
+        return self._access(st, pc, ins, h, off, pv, sv, lv, None)
+
+    def _access(self, st, pc, ins, h, off, pv, sv, lv, base):
+        """Check and perform an access: pv/sv/lv the buffers' addresses, sizes and window
+        bases per lane; base: the buffer's pointer when it is the same for the whole launch."""
+        fn = self.fn
+        ty = ins.ty
+        n = ty.bits // 8
+        b = st.b
+        IW = ir.IntType(self.W)
         invalid = b.icmp_unsigned("==", pv, self.cvec(I64, 0))
         self.fault(st, b.and_(invalid, st.mask), pc, F_INVALID_HANDLE, [h, 0])
         b = st.b
@@ -855,16 +898,44 @@ class _Gen:
         self.fault(st, b.and_(oob, st.mask), pc, F_OUT_OF_BOUNDS, [h, off, n, sv, 0])
         b = st.b
         mask = st.mask
-        # active lanes only: the others' addresses are never formed into an access
-        addr = b.add(pv, b.select(mask, rel, self.cvec(I64, 0)))
-        ptrs = b.inttoptr(addr, self.vec(PTR))
         ET = ir.IntType(8 * n)
         VE = self.vec(ET)
         VP = self.vec(PTR)
+        src = st.read(ins.src) if ins.variant == "STG" else None
+        if base is not None:
+            # every lane active and the offsets consecutive: one vector load/store
+            rel0 = b.extract_element(rel, ir.Constant(I32, 0))
+            want = b.add(self.splat(b, rel0), self.cvec_list(I64, [k * n for k in range(self.W)]))
+            contig = b.and_(b.icmp_unsigned("==", b.bitcast(mask, IW), ir.Constant(IW, -1)),
+                            b.icmp_unsigned("==", b.bitcast(b.icmp_unsigned("==", rel, want), IW),
+                                            ir.Constant(IW, -1)))
+            fast = fn.append_basic_block("mem.fast")
+            slow = fn.append_basic_block("mem.slow")
+            join = fn.append_basic_block("mem.join")
+            b.cbranch(contig, fast, slow)
+            fb = ir.IRBuilder(fast)
+            ptr = fb.gep(base, [rel0], source_etype=I8)
+            if ins.variant == "LDG":
+                vfast = fb.load(ptr, typ=VE, align=1)
+            else:
+                fb.store(src if n == 8 else fb.trunc(src, VE), ptr, align=1)
+            fb.branch(join)
+            st.b = b = ir.IRBuilder(slow)
+        # active lanes only: the others' addresses are never formed into an access
+        addr = b.add(pv, b.select(mask, rel, self.cvec(I64, 0)))
+        ptrs = b.inttoptr(addr, self.vec(PTR))
         if ins.variant == "LDG":
             gather = self.intrinsic(f"llvm.masked.gather.{self.vsuffix(VE)}.{self.vsuffix(VP)}",
                                     VE, [VP, self.VI1, VE])
             raw = b.call(gather, [ptrs, mask, ir.Constant(VE, [0] * self.W)])
+            if base is not None:
+                b.branch(join)
+                jb = ir.IRBuilder(join)
+                phi = jb.phi(VE)
+                phi.add_incoming(vfast, fast)
+                phi.add_incoming(raw, b.block)
+                st.b = b = jb
+                raw = phi
             if n == 8:
                 val = raw
             elif ty.is_signed and not ty.is_float:
@@ -873,11 +944,13 @@ class _Gen:
                 val = b.zext(raw, self.VI64)
             st.set(ins.dst, val)
         else:
-            src = st.read(ins.src)
             data = src if n == 8 else b.trunc(src, VE)
             scatter = self.intrinsic(f"llvm.masked.scatter.{self.vsuffix(VE)}.{self.vsuffix(VP)}",
                                      ir.VoidType(), [VE, VP, self.VI1])
             b.call(scatter, [data, ptrs, mask])
+            if base is not None:
+                b.branch(join)
+                st.b = ir.IRBuilder(join)
 
     # ---- control
     def _control(self, st, pc, ins):

@@ -415,3 +415,28 @@ def test_prepared_launch_and_show_config(capsys):
     hg.show_config()
     text = capsys.readouterr().out
     assert "native tier" in text and "vector width" in text
+
+
+@pytest.mark.parametrize("nt", [1, 2])
+def test_fault_with_threads_and_many_blocks(nt):
+    """A large launch (several threads claiming blocks): the lowest faulting lane and the bytes
+    of every block up to the faulting one are those of the VM."""
+    prog = hg.assemble(VADD.replace("{T}", "u32").replace("{B}", "4").replace("{OP}", "add"))
+    n = 1 << 16
+    n_out = 40000 + 7
+    a = np.arange(n, dtype=np.uint32)
+
+    def make():
+        out = np.zeros(n_out, np.uint32)
+        return {"a": a, "b": a, "out": out, "n": ("u64", n)}, [out]
+    (vm_out, vm_err), (jit_out, jit_err) = _both(prog, n // 128, 128, make, num_threads=nt)
+    assert vm_err[0] == "OutOfBounds" and vm_err[1] == n_out
+    assert jit_err == vm_err
+    np.testing.assert_array_equal(jit_out[0], 2 * a[:n_out])
+
+
+def test_disabled_by_environment(monkeypatch):
+    monkeypatch.setenv("HOLOGRAM_JIT", "0")
+    assert not jit.available()
+    with pytest.raises(hg.NotCompilable, match="HOLOGRAM_JIT=0"):
+        hg.launch(hg.assemble("exit"), grid=1, block=1, engine="jit", backend=hg.CpuBackend())

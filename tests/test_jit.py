@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 
 import hologram as hg
 from hologram import jit
@@ -119,16 +119,20 @@ def _signature(case):
     return tuple(sig)
 
 
+# (fewer examples than the profile: each runs the reference, the VM, a compile and 2 launches)
+@settings(max_examples=30)
 @given(td.cases(ARITH, max_lanes=40, gen_cls=GenJit))
 def test_jit_differential_arith(case):
     check_jit(case)
 
 
+@settings(max_examples=30)
 @given(td.cases(CONTROL, gen_cls=GenJit))
 def test_jit_differential_control(case):
     check_jit(case)
 
 
+@settings(max_examples=30)
 @given(td.cases(MEMORY, gen_cls=GenJit))
 def test_jit_differential_memory(case):
     check_jit(case)

@@ -87,4 +87,5 @@ def run_jit(
     timeout: float = 0,
     block_range: Optional[Tuple[int, int]] = None,
     windows: Optional[Dict[int, int]] = None,
+    max_steps: Optional[int] = None,        # code compiled to count steps
 ) -> Optional[Tuple[int, int, int, int, int, int, int, int]]: ...

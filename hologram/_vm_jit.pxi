@@ -25,6 +25,7 @@ cdef struct JitFrame:
     int64_t fault_gid, fault_code, fault_pc
     int64_t fault_detail[5]
     int64_t budget
+    uint64_t max_steps           # the launch's max_steps (code compiled to count steps)
     # not seen by compiled code
     Ctx* c
     Worker* w
@@ -94,18 +95,21 @@ def jit_frame_fields():
     cdef size_t base = <size_t>&f
     return {"regs": <size_t>&f.regs - base, "gx": <size_t>&f.gx - base,
             "fault_gid": <size_t>&f.fault_gid - base,
-            "d0": <size_t>&f.fault_detail[0] - base, "budget": <size_t>&f.budget - base}
+            "d0": <size_t>&f.fault_detail[0] - base, "budget": <size_t>&f.budget - base,
+            "max_steps": <size_t>&f.max_steps - base}
 
 
 def run_jit(uint64_t fn_address, int64_t nrows, int64_t npreds, int64_t Lp, tuple grid,
             tuple block, HostTable host, list params, list param_values, int num_threads,
-            object boundary, double timeout=0, tuple block_range=None, dict windows=None):
+            object boundary, double timeout=0, tuple block_range=None, dict windows=None,
+            object max_steps=None):
     """Run a compiled block function over a launch's blocks.
 
     nrows, npreds, Lp: the register rows, predicate rows and padded lanes of its scratch;
     params: bound arrays as (handle, address, nbytes) (as Engine.run); param_values: the
-    parameter registers' values in signature order. Returns None or the lowest fault as
-    (code, global lane, pc, d0 .. d4), as Engine.run.
+    parameter registers' values in signature order; max_steps: for code compiled to count
+    steps. Returns None or the lowest fault as (code, global lane, pc, d0 .. d4), as
+    Engine.run.
     """
     cdef Ctx c
     cdef int nthreads, t
@@ -167,6 +171,7 @@ def run_jit(uint64_t fn_address, int64_t nrows, int64_t npreds, int64_t Lp, tupl
             f.gx, f.gy, f.gz = c.gx, c.gy, c.gz
             f.fault_gid = -1
             f.budget = POLL_LANE_STEPS
+            f.max_steps = max_steps if max_steps is not None else 0
             f.c = &c
             f.w = &workers[t]
             workers[t].fault_gid = -1

@@ -646,16 +646,12 @@ class CpuBackend:
             return None
         from . import jit
         sig = tuple([(r, ty) for r, ty, _ in launch.reg_init])
+        steps = launch.max_steps is not None
         if name == "auto":
-            hit = jit.cached(launch.program, sig, launch.block, launch.shared_memory)
-            if hit is not None and launch.max_steps is None:
-                return hit
-            return None
+            return jit.cached(launch.program, sig, launch.block, launch.shared_memory, steps)
         try:
-            if launch.max_steps is not None:
-                raise NotCompilable("max_steps: launches with a step limit run on the "
-                                    "interpreter in this version")
-            return jit.compile_launch(launch.program, sig, launch.block, launch.shared_memory)
+            return jit.compile_launch(launch.program, sig, launch.block, launch.shared_memory,
+                                      steps)
         except NotCompilable:
             if strict:
                 raise
@@ -665,11 +661,11 @@ class CpuBackend:
         """"auto": count a launch's interpreted time for its key; past AUTO_COMPILE_SECONDS
         compile it on a background thread (later launches of the key then run compiled)."""
         from . import jit
-        if launch.max_steps is not None or not jit.available():
+        if not jit.available():
             return
         sig = tuple([(r, ty) for r, ty, _ in launch.reg_init])
         jit.note_interpreted(launch.program, sig, launch.block, launch.shared_memory, seconds,
-                             AUTO_COMPILE_SECONDS)
+                             AUTO_COMPILE_SECONDS, launch.max_steps is not None)
 
     def _check_idle(self) -> None:
         if self._busy:

@@ -277,7 +277,7 @@ class VmEngine:
                                compiled.lanes_padded, launch.grid, launch.block, self._host,
                                launch.params, [v for _, _, v in launch.reg_init],
                                launch.num_threads, boundary, launch.timeout or 0.0,
-                               launch.block_range, windows)
+                               launch.block_range, windows, launch.max_steps)
         if result is None:
             return None, None
         code_, lane, pc = result[:3]

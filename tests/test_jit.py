@@ -74,7 +74,7 @@ MEMORY = Features(memory=True, control=True)
 STATS = {"compiled": 0, "declined": 0}
 
 
-def run_jit(case, num_threads):
+def run_jit(case, num_threads, max_steps=None):
     be = hg.CpuBackend(num_threads=num_threads, engine="jit")
     be.copy_to_buffer(0, case.phi, offset=td.PHI_OFF)
     out = np.zeros(case.nlanes * case.slot, np.uint8)
@@ -87,7 +87,7 @@ def run_jit(case, num_threads):
     try:
         res = be.execute_program(case.program, hg.LaunchConfig(case.grid, case.block,
                                                                case.shared_memory),
-                                 params, num_threads=num_threads)
+                                 params, num_threads=num_threads, max_steps=max_steps)
         assert res.engine == "jit"
     except hg.ExecutionError as e:
         error = e
@@ -106,8 +106,8 @@ def check_jit(case):
         return
     STATS["compiled"] += 1
     ref.resonance = None
-    for nt in (1, 2):
-        out = run_jit(case, nt)
+    for nt in (1, 2):           # one run counts steps (the case's max_steps, never reached)
+        out = run_jit(case, nt, case.max_steps if nt == 1 else None)
         td.compare(case, ref, out, f"jit num_threads={nt}")
 
 
@@ -344,8 +344,6 @@ def test_declines_name_the_reason():
         hg.launch(prog, grid=1, block=4, engine="jit")
     r = hg.launch(prog, grid=1, block=4, engine="auto")
     assert r.engine == "vm"
-    with pytest.raises(hg.NotCompilable, match="max_steps"):
-        hg.launch(hg.assemble("exit"), grid=1, block=4, engine="jit", max_steps=10)
     assert issubclass(hg.NotCompilable, hg.HologramError)
 
 
@@ -444,3 +442,20 @@ def test_disabled_by_environment(monkeypatch):
     assert not jit.available()
     with pytest.raises(hg.NotCompilable, match="HOLOGRAM_JIT=0"):
         hg.launch(hg.assemble("exit"), grid=1, block=1, engine="jit", backend=hg.CpuBackend())
+
+
+@pytest.mark.parametrize("max_steps", [0, 5, 17, 40, 10**6])
+def test_step_limit_matches_vm(max_steps):
+    """max_steps: compiled code counts each lane's instructions as the VM does and stops the
+    same lowest lane at the same pc (divergent trip counts: lanes hit the limit at different
+    points)."""
+    prog = hg.assemble(DIVERGENT)
+
+    def make():
+        out = np.zeros(64, np.uint32)
+        return {"out": out}, [out]
+    (vm_out, vm_err), (jit_out, jit_err) = _both(prog, 2, 32, make, max_steps=max_steps)
+    assert jit_err == vm_err
+    np.testing.assert_array_equal(vm_out[0], jit_out[0])
+    if max_steps < 10**6:
+        assert vm_err[0] == "StepLimitExceeded"

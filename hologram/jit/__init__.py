@@ -88,13 +88,13 @@ class Compiled:
     compile_seconds: float
 
 
-def compile_launch(program, param_types, block: Tuple[int, int, int], shared_size: int
-                   ) -> Compiled:
+def compile_launch(program, param_types, block: Tuple[int, int, int], shared_size: int,
+                   count_steps: bool = False) -> Compiled:
     """The native block function of a program for these parameter types, block shape and
-    shared size (cached); raises NotCompilable."""
+    shared size (cached); count_steps: for launches with max_steps. Raises NotCompilable."""
     if not available():
         raise NotCompilable(unavailable_reason())
-    key = (tuple(param_types), tuple(block), int(shared_size))
+    key = (tuple(param_types), tuple(block), int(shared_size), bool(count_steps))
     table = _table(program)
     hit = table.get(key)
     if isinstance(hit, Compiled):
@@ -125,15 +125,19 @@ def _table(program) -> Dict[Tuple[Any, ...], Any]:
     return t
 
 
-def cached(program, param_types, block, shared_size) -> Optional[Compiled]:
+def cached(program, param_types, block, shared_size, count_steps: bool = False
+           ) -> Optional[Compiled]:
     """The compiled function if it is in the in-memory cache, else None."""
-    hit = _table(program).get((tuple(param_types), tuple(block), int(shared_size)))
+    hit = _table(program).get((tuple(param_types), tuple(block), int(shared_size),
+                               bool(count_steps)))
     return hit if isinstance(hit, Compiled) else None
 
 
-def declined(program, param_types, block, shared_size) -> Optional[str]:
+def declined(program, param_types, block, shared_size, count_steps: bool = False
+             ) -> Optional[str]:
     """Why this key was declined before, or None."""
-    hit = _table(program).get((tuple(param_types), tuple(block), int(shared_size)))
+    hit = _table(program).get((tuple(param_types), tuple(block), int(shared_size),
+                               bool(count_steps)))
     return hit if isinstance(hit, str) else None
 
 
@@ -142,10 +146,10 @@ _PENDING: set = set()
 
 
 def note_interpreted(program, param_types, block, shared_size, seconds: float,
-                     threshold: float) -> None:
+                     threshold: float, count_steps: bool = False) -> None:
     """The "auto" policy: add an interpreted launch's time to its key; once the total reaches
     `threshold` seconds, compile the key on a background thread (never on the launch path)."""
-    sub = (tuple(param_types), tuple(block), int(shared_size))
+    sub = (tuple(param_types), tuple(block), int(shared_size), bool(count_steps))
     if _table(program).get(sub) is not None:
         return
     key = (id(program),) + sub
@@ -178,7 +182,7 @@ def wait_background() -> None:
         time.sleep(0.001)
 
 
-def _compile(program, param_types, block, shared_size) -> Compiled:
+def _compile(program, param_types, block, shared_size, count_steps) -> Compiled:
     import time
     from .. import verify
     from .codegen import generate
@@ -203,7 +207,7 @@ def _compile(program, param_types, block, shared_size) -> Compiled:
                                     f"(the verifier cannot prove its type)")
     tm = _target()
     width = 16 if "+avx512f" in _STATE["features"].split(",") else 8
-    module, gen = generate(program, param_types, block, width)
+    module, gen = generate(program, param_types, block, width, count_steps)
     text = str(module)
     mod = llvm.parse_assembly(text)
     mod.verify()

@@ -45,14 +45,14 @@ from .. import atlas
 # Fields of the C struct JitFrame (hologram/_vm_jit.pxi), in order, 8 bytes each.
 FRAME = ("regs", "preds", "pc", "params", "buf_handle", "buf_ptr", "buf_size", "buf_lo",
          "nbufs", "boundary", "gx", "gy", "gz", "fault_gid", "fault_code", "fault_pc",
-         "d0", "d1", "d2", "d3", "d4", "budget")
+         "d0", "d1", "d2", "d3", "d4", "budget", "max_steps")
 F = {name: k for k, name in enumerate(FRAME)}
 
 DONE = 0x7FFFFFFF               # the pc of a lane that has ended
 POLL_LANE_STEPS = 1 << 16
 
 # fault codes (hologram/_vm_ops.pxi F_*)
-F_INVALID_HANDLE, F_OUT_OF_BOUNDS, F_DIV_ZERO = 4, 5, 8
+F_INVALID_HANDLE, F_OUT_OF_BOUNDS, F_DIV_ZERO, F_STEP_LIMIT = 4, 5, 8, 14
 CLASS_HANDLE_BASE = 0xFFFFFFFFFFFFFFA0
 CLASS_BYTES = atlas.CLASS_BYTES
 BOUNDARY_BYTES = atlas.BOUNDARY_BYTES
@@ -97,7 +97,7 @@ def check_compilable(instrs: Sequence[Instruction]) -> None:
 
 class _Gen:
     def __init__(self, program, param_types: Tuple[Tuple[int, DType], ...],
-                 block: Tuple[int, int, int], width: int):
+                 block: Tuple[int, int, int], width: int, count_steps: bool = False):
         self.prog = program
         self.instrs = list(program.instructions)
         self.labels = program.labels
@@ -117,7 +117,10 @@ class _Gen:
                 if f.kind in (PRED, OPTPRED) and v is not None:
                     preds.add(v)
         self.row = {r: k for k, r in enumerate(sorted(written))}
-        self.nrows = len(self.row)
+        # max_steps: each lane's executed instructions in a row after the registers
+        self.count_steps = count_steps
+        self.steps_row = len(self.row)
+        self.nrows = len(self.row) + int(count_steps)
         self.npreds = max(preds, default=-1) + 1
         self.module = ir.Module(name="hologram_jit")
         self.VI64 = ir.VectorType(I64, width)
@@ -193,6 +196,7 @@ class _Gen:
         self.paramp = self.frame_field(b, "params", PTR)
         self.param_val = {r: b.load(b.gep(self.paramp, [ir.Constant(I64, k)], source_etype=I64), typ=I64)
                           for r, k in self.params.items()}
+        self.max_steps = self.frame_field(b, "max_steps") if count_steps_ok(self) else None
         # buffers whose handle is the same for the whole launch (an immediate, or a parameter
         # register never written): looked up once per block call
         self.uniform_lookup = {}
@@ -283,6 +287,8 @@ class _Gen:
             v = self.initial_value(b, r, lane)
             if v is not None:
                 b.store(v, self.row_ptr(b, k, i))
+        if self.count_steps:
+            b.store(self.cvec(I64, 0), self.row_ptr(b, self.steps_row, i))
         return b
 
     def row_ptr(self, b, k, i):
@@ -378,6 +384,7 @@ class _Gen:
         newpc = None
         for pc in seg:
             ins = self.instrs[pc]
+            st.step(pc)
             if ins.variant in CONTROL:
                 newpc = self._control(st, pc, ins)
             else:
@@ -995,11 +1002,27 @@ class _ChunkState:
         self.dirty: Dict[int, bool] = {}
         self.pvals: Dict[int, ir.Value] = {}
         self.pdirty: Dict[int, bool] = {}
+        self.steps: Optional[ir.Value] = None
         # lookup out-parameters: allocas in the function's entry block
         eb = ir.IRBuilder(gen.fn.entry_basic_block)
         eb.position_at_start(gen.fn.entry_basic_block)
         self.sizep = eb.alloca(I64)
         self.lop = eb.alloca(I64)
+
+    def step(self, pc):
+        """max_steps: lanes that executed max_steps instructions fault here (StepLimitExceeded,
+        as the VM checks before each instruction); the others count one more."""
+        g = self.g
+        if not g.count_steps:
+            return
+        b = self.b
+        if self.steps is None:
+            self.steps = b.load(g.row_ptr(b, g.steps_row, self.i), typ=g.VI64)
+        limit = g.splat(b, g.max_steps)
+        over = b.and_(b.icmp_unsigned(">=", self.steps, limit), self.mask)
+        g.fault(self, over, pc, F_STEP_LIMIT, [limit])
+        b = self.b
+        self.steps = b.add(self.steps, b.zext(self.mask, g.VI64))
 
     def read(self, r):
         v = self.vals.get(r)
@@ -1048,6 +1071,10 @@ class _ChunkState:
             ptr = g.row_ptr(b, g.row[r], self.i)
             old = b.load(ptr, typ=g.VI64)
             b.store(b.select(entry, self.vals[r], old), ptr)
+        if self.steps is not None:
+            ptr = g.row_ptr(b, g.steps_row, self.i)
+            old = b.load(ptr, typ=g.VI64)
+            b.store(b.select(entry, self.steps, old), ptr)
         for p in self.pdirty:
             ptr = g.pred_ptr(b, p, self.i)
             VI8 = g.vec(I8)
@@ -1056,7 +1083,13 @@ class _ChunkState:
             b.store(b.select(entry, new, old), ptr)
 
 
-def generate(program, param_types, block, width) -> Tuple[ir.Module, _Gen]:
-    """The module of a program's block function (raises NotCompilable)."""
-    gen = _Gen(program, param_types, block, width)
+def count_steps_ok(gen) -> bool:
+    return gen.count_steps
+
+
+def generate(program, param_types, block, width, count_steps: bool = False
+             ) -> Tuple[ir.Module, _Gen]:
+    """The module of a program's block function (raises NotCompilable); count_steps: the
+    launches have max_steps (lanes count their instructions)."""
+    gen = _Gen(program, param_types, block, width, count_steps)
     return gen.build(), gen

@@ -10,6 +10,7 @@ story (what compiles, the engine policy).
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from dataclasses import dataclass
@@ -175,11 +176,16 @@ def note_interpreted(program, param_types, block, shared_size, seconds: float,
     threading.Thread(target=work, name="hologram-jit-compile", daemon=True).start()
 
 
-def wait_background() -> None:
-    """Wait until background compiles started so far have finished (tests, benchmarks)."""
+def wait_background(timeout: float = 60.0) -> None:
+    """Wait until background compiles started so far have finished (tests, benchmarks; at
+    exit, so that no compile thread is cut off inside LLVM), at most `timeout` seconds."""
     import time
-    while _PENDING:
+    end = time.monotonic() + timeout
+    while _PENDING and time.monotonic() < end:
         time.sleep(0.001)
+
+
+atexit.register(wait_background, 10.0)
 
 
 def _compile(program, param_types, block, shared_size, count_steps) -> Compiled:

@@ -674,6 +674,7 @@ class Kernel:
     quick_max_n: Optional[int] = None             # a lower max_n for --quick
     # sizes of their own (default run, --quick) instead of the 2^k sweep, e.g. n-body's bodies
     sizes: Optional[Tuple[Tuple[int, ...], Tuple[int, ...]]] = None
+    unit: str = "elements"                        # what n counts
 
     def sizes_for(self, sweep: List[int], quick: bool) -> List[int]:
         """The sizes this kernel runs at: its own ``sizes``, else the sweep's sizes in
@@ -1056,9 +1057,10 @@ def check_nbody(acc: np.ndarray, reference) -> None:
     bad = err > NBODY_RTOL * scale + 1e-30
     if bad.any():
         i = np.argwhere(bad)[0]
-        raise AssertionError(f"n-body: acc{tuple(i)} = {acc[tuple(i)]!r}, float64 gives "
-                             f"{ref[tuple(i)]!r} (error {err[tuple(i)]:.3g}, allowed "
-                             f"{NBODY_RTOL * scale[tuple(i)]:.3g}); {int(bad.sum())} components off")
+        at = tuple(i)
+        raise AssertionError(f"n-body: acc{at} = {acc[at]!r}, float64 gives {ref[at]!r} "
+                             f"(error {err[at]:.3g}, allowed {NBODY_RTOL * scale[at]:.3g}); "
+                             f"{int(bad.sum())} components off")
 
 
 def setup_scan(prog, n, rng, be):
@@ -1207,8 +1209,8 @@ KERNELS: List[Kernel] = [
            "shared memory, 55 bar.sync steps", BITONIC, setup_bitonic, min_n=SORT_SEGMENT,
            max_n=1 << 20, quick_max_n=1 << 18),
     Kernel("stencil", "2-D 5-point stencil, f32, interior points (n = h x w grid points)",
-           STENCIL, setup_stencil),
+           STENCIL, setup_stencil, unit="grid points"),
     Kernel("nbody", "all-pairs n-body, f32, shared-memory tiles of 256 bodies (n = bodies, "
            "n^2 interactions)", NBODY, setup_nbody, max_n=4096,
-           sizes=((256, 512, 1024, 2048, 4096), (256, 1024))),
+           sizes=((256, 512, 1024, 2048, 4096), (256, 1024)), unit="bodies"),
 ]

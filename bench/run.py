@@ -160,7 +160,8 @@ def main(argv=None) -> int:
                 row["numba_s"] = timeit(case.peer, budget)
             rows.append(row)
         results[kern.name] = {"title": kern.title, "prepare": prep, "rows": rows,
-                              "instructions_per_lane": kern.instructions_per_lane}
+                              "instructions_per_lane": kern.instructions_per_lane,
+                              "unit": kern.unit}
         print_table(kern.name, kern.title, prep, rows)
 
     overhead = launch_overhead(be, threads, budget)
@@ -302,6 +303,7 @@ def plot(results: Dict[str, Dict], header: Dict, path: Path) -> None:
     try:
         import matplotlib
         matplotlib.use("Agg")
+        import matplotlib.ticker
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: no plot", file=sys.stderr)
@@ -319,7 +321,8 @@ def plot(results: Dict[str, Dict], header: Dict, path: Path) -> None:
         if all("numba_s" in r for r in data):
             ax.loglog(n, [r["numba_s"] for r in data], "d:", label="numba prange")
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("n")
+        ax.set_xlabel(f"n ({results[name].get('unit', 'elements')})")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_ylabel("seconds")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)

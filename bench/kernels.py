@@ -675,6 +675,7 @@ class Kernel:
     # sizes of their own (default run, --quick) instead of the 2^k sweep, e.g. n-body's bodies
     sizes: Optional[Tuple[Tuple[int, ...], Tuple[int, ...]]] = None
     unit: str = "elements"                        # what n counts
+    pairs: bool = False                           # the work is n^2 pairs (the rate column)
 
     def sizes_for(self, sweep: List[int], quick: bool) -> List[int]:
         """The sizes this kernel runs at: its own ``sizes``, else the sweep's sizes in
@@ -1044,10 +1045,14 @@ def nbody_reference(body: np.ndarray, eps2: float):
     """The all-pairs accelerations in float64 and, per component, the sum of the magnitudes of
     its terms (the scale the float32 results' error is measured against)."""
     p, m = body[:, :3].astype(np.float64), body[:, 3].astype(np.float64)
-    d = p[None, :, :] - p[:, None, :]
-    r2 = np.einsum("ijk,ijk->ij", d, d) + float(eps2)
-    w = m / (r2 * np.sqrt(r2))
-    return np.einsum("ijk,ij->ik", d, w), np.einsum("ijk,ij->ik", np.abs(d), np.abs(w))
+    acc, scale = np.empty_like(p), np.empty_like(p)
+    for lo in range(0, len(p), 256):                     # 256 bodies at a time: bounded memory
+        d = p[None, :, :] - p[lo:lo + 256, None, :]
+        r2 = np.einsum("ijk,ijk->ij", d, d) + float(eps2)
+        w = m / (r2 * np.sqrt(r2))
+        acc[lo:lo + 256] = np.einsum("ijk,ij->ik", d, w)
+        scale[lo:lo + 256] = np.einsum("ijk,ij->ik", np.abs(d), np.abs(w))
+    return acc, scale
 
 
 def check_nbody(acc: np.ndarray, reference) -> None:
@@ -1212,5 +1217,5 @@ KERNELS: List[Kernel] = [
            STENCIL, setup_stencil, unit="grid points"),
     Kernel("nbody", "all-pairs n-body, f32, shared-memory tiles of 256 bodies (n = bodies, "
            "n^2 interactions)", NBODY, setup_nbody, max_n=4096,
-           sizes=((256, 512, 1024, 2048, 4096), (256, 1024)), unit="bodies"),
+           sizes=((256, 512, 1024, 2048, 4096), (256, 1024)), unit="bodies", pairs=True),
 ]

@@ -162,7 +162,7 @@ def main(argv=None) -> int:
         results[kern.name] = {"title": kern.title, "prepare": prep, "rows": rows,
                               "instructions_per_lane": kern.instructions_per_lane,
                               "unit": kern.unit}
-        print_table(kern.name, kern.title, prep, rows)
+        print_table(kern.name, kern.title, prep, rows, kern.pairs)
 
     overhead = launch_overhead(be, threads, budget)
     print(f"\nlaunch overhead, vector_add n=256: execute_program {overhead['execute_s'] * 1e6:.2f} µs "
@@ -281,19 +281,22 @@ def check_targets(results: Dict[str, Dict]) -> List[str]:
     return out
 
 
-def print_table(name: str, title: str, prep: Dict[str, float], rows: List[Dict]) -> None:
+def print_table(name: str, title: str, prep: Dict[str, float], rows: List[Dict],
+                pairs: bool = False) -> None:
+    """One kernel's table; the rate column counts n elements per run, or n^2 pairs."""
     print(f"\n## {name}: {title}")
     print(f"one-time: assemble + validate {prep['assemble_validate_s'] * 1e6:.1f} µs, "
           f"lower {prep['lower_s'] * 1e6:.1f} µs")
     peers_col = any("numba_s" in r for r in rows)
     extra = f" | {'numba':>11} | {'par/numba':>9}" if peers_col else ""
     print(f"{'size':>9} | {'sequential':>11} | {'parallel':>11} | {'speedup':>7} | "
-          f"{'Melem/s':>8} | {'numpy':>11} | {'par/numpy':>9}{extra}")
+          f"{'Mpair/s' if pairs else 'Melem/s':>8} | {'numpy':>11} | {'par/numpy':>9}{extra}")
     print("-" * (84 + len(extra)))
     for r in rows:
         n, seq, par, ref = r["n"], r["sequential_s"], r["parallel_s"], r["numpy_s"]
         line = (f"{n:>9} | {fmt_time(seq)} | {fmt_time(par)} | {seq / par:6.2f}x | "
-                f"{n / min(seq, par) / 1e6:8.1f} | {fmt_time(ref)} | {par / ref:8.2f}x")
+                f"{(n * n if pairs else n) / min(seq, par) / 1e6:8.1f} | {fmt_time(ref)} | "
+                f"{par / ref:8.2f}x")
         if "numba_s" in r:
             line += f" | {fmt_time(r['numba_s'])} | {par / r['numba_s']:8.2f}x"
         print(line)

@@ -4,6 +4,11 @@ Every kernel is an ISA program assembled once; ``setup(n, rng)`` returns a :clas
 pre-allocated inputs/outputs, a function that launches the kernel on a backend and one that runs
 the numpy equivalent, and a check that the VM's output matches numpy (run once per size, outside
 the timed loop).
+
+The last four (scan, bitonic, stencil, nbody) are written as CUDA code is ported to the ISA
+(warp shuffles, shared memory, bar.sync, 2-D blocks, shared-memory tiles); their host wrappers
+(``scan_launches``, ``sort_launch``, ``stencil_launch``, ``nbody_launch``) are also what
+tests/test_bench_kernels.py runs on both engines. The scan takes several launches per call.
 """
 
 from __future__ import annotations

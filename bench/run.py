@@ -6,6 +6,7 @@
     python bench/run.py --peers     # add numba prange peers (bench/peers.py) to the tables
     python bench/run.py --dask      # hologram.dask on LocalClusters (bench/dask_scaling.py)
     python bench/run.py --targets   # also check the project's performance targets
+    python bench/run.py --kernels scan,bitonic,stencil,nbody   # the kernels ported from CUDA
 
 For every kernel and size: the sequential run (num_threads=1), the parallel run (all threads),
 the numpy equivalent and, with --peers, the same computation as a numba prange loop on the

@@ -152,6 +152,78 @@ def _histogram():
     return run
 
 
+def _scan():
+    # the usual parallel scan on a CPU: each chunk (one per thread) scans its part, then adds
+    # the total of the chunks before it
+    @njit(parallel=True)
+    def run(x, out):
+        n = x.shape[0]
+        nchunks = numba.get_num_threads()
+        step = (n + nchunks - 1) // nchunks
+        totals = np.zeros(nchunks, np.uint32)
+        for c in prange(nchunks):
+            s = np.uint32(0)
+            for i in range(c * step, min(n, (c + 1) * step)):
+                s = np.uint32(s + x[i])
+                out[i] = s
+            totals[c] = s
+        for c in prange(1, nchunks):
+            off = np.uint32(0)
+            for k in range(c):
+                off = np.uint32(off + totals[k])
+            for i in range(c * step, min(n, (c + 1) * step)):
+                out[i] = np.uint32(out[i] + off)
+    return run
+
+
+def _sort_segments():
+    @njit(parallel=True)
+    def run(x, out, segment):
+        n = x.shape[0]
+        for s in prange((n + segment - 1) // segment):
+            lo = s * segment
+            hi = min(n, lo + segment)
+            out[lo:hi] = np.sort(x[lo:hi])
+    return run
+
+
+def _stencil():
+    @njit(parallel=True)
+    def run(u, out, a):
+        h, w = u.shape
+        for i in prange(1, h - 1):
+            for j in range(1, w - 1):
+                c = u[i, j]
+                out[i, j] = c + a * ((((u[i - 1, j] + u[i + 1, j]) + u[i, j - 1]) + u[i, j + 1])
+                                     - F(4) * c)
+    return run
+
+
+def _nbody():
+    @njit(parallel=True)
+    def run(body, acc, eps2):
+        n = body.shape[0]
+        for i in prange(n):
+            xi, yi, zi = body[i, 0], body[i, 1], body[i, 2]
+            ax = F(0)
+            ay = F(0)
+            az = F(0)
+            for j in range(n):
+                dx = body[j, 0] - xi
+                dy = body[j, 1] - yi
+                dz = body[j, 2] - zi
+                r2 = dx * dx + dy * dy + dz * dz + eps2
+                inv = F(1) / np.sqrt(r2)
+                s = body[j, 3] * (inv * inv * inv)
+                ax += dx * s
+                ay += dy * s
+                az += dz * s
+            acc[i, 0] = ax
+            acc[i, 1] = ay
+            acc[i, 2] = az
+    return run
+
+
 def _sum():
     @njit(parallel=True)
     def run(x):
@@ -303,6 +375,10 @@ _BUILDERS: Dict[str, Callable[[], Callable[..., Any]]] = {
     "block_sum": _sum,
     "gather": _gather,
     "histogram": _histogram,
+    "scan": _scan,
+    "bitonic": _sort_segments,
+    "stencil": _stencil,
+    "nbody": _nbody,
     # ops
     "vector_sub": lambda: _map2(lambda a, b: a - b),
     "vector_mul": lambda: _map2(lambda a, b: a * b),

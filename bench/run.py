@@ -6,6 +6,7 @@
     python bench/run.py --peers     # add numba prange peers (bench/peers.py) to the tables
     python bench/run.py --dask      # hologram.dask on LocalClusters (bench/dask_scaling.py)
     python bench/run.py --targets   # also check the project's performance targets
+    python bench/run.py --kernels scan,bitonic,stencil,nbody   # the kernels ported from CUDA
 
 For every kernel and size: the sequential run (num_threads=1), the parallel run (all threads),
 the numpy equivalent and, with --peers, the same computation as a numba prange loop on the
@@ -75,7 +76,8 @@ def prepare_cost(source: str) -> Dict[str, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short run: fewer sizes, less timing")
-    ap.add_argument("--min-exp", type=int, default=8, help="smallest size 2^k (default 8)")
+    ap.add_argument("--min-exp", type=int, default=8, help="smallest size 2^k (default 8; "
+                    "kernels with sizes of their own, n-body's bodies, ignore the sweep)")
     ap.add_argument("--max-exp", type=int, default=22, help="largest size 2^k (default 22)")
     ap.add_argument("--step", type=int, default=1, help="exponent step (default 1)")
     ap.add_argument("--kernels", default="", help="comma-separated kernel names (default all); "
@@ -137,14 +139,14 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(12345)
     be = hg.CpuBackend()
     results: Dict[str, Dict] = {}
-    total = sum(len([n for n in sizes if n <= k.max_n]) for k in chosen)
+    total = sum(len(k.sizes_for(sizes, args.quick)) for k in chosen)
     done = 0
     for kern in chosen:
         prep = prepare_cost(kern.source.format(a=1, b=2, c=3, count=1) if "{a}" in kern.source
                             else kern.source)
         prog = None if "{a}" in kern.source else hg.assemble(kern.source)
         rows = []
-        for n in [n for n in sizes if n <= kern.max_n]:
+        for n in kern.sizes_for(sizes, args.quick):
             done += 1
             print(f"  [{done}/{total}] {kern.name} n={n} ...", file=sys.stderr, flush=True)
             case = kern.setup(prog if prog is not None else kern.source, n, rng, be)
@@ -159,8 +161,9 @@ def main(argv=None) -> int:
                 row["numba_s"] = timeit(case.peer, budget)
             rows.append(row)
         results[kern.name] = {"title": kern.title, "prepare": prep, "rows": rows,
-                              "instructions_per_lane": kern.instructions_per_lane}
-        print_table(kern.name, kern.title, prep, rows)
+                              "instructions_per_lane": kern.instructions_per_lane,
+                              "unit": kern.unit}
+        print_table(kern.name, kern.title, prep, rows, kern.pairs)
 
     overhead = launch_overhead(be, threads, budget)
     print(f"\nlaunch overhead, vector_add n=256: execute_program {overhead['execute_s'] * 1e6:.2f} µs "
@@ -259,6 +262,17 @@ def check_targets(results: Dict[str, Dict]) -> List[str]:
     if where:
         out.append(f"parallel vs sequential: worst {worst:.2f}x slower ({where}) (target <= 1.10x) "
                    f"{'MET' if worst <= 1.10 else 'not met'}")
+    # issue 14's targets for the four ported kernels: the parallel run against numpy at the
+    # largest size measured
+    for name, limit, what in (("stencil", 1.0, "numpy (slicing)"),
+                              ("nbody", 1.0, "numpy (all-pairs formula)"),
+                              ("scan", 3.0, "np.cumsum"), ("bitonic", 20.0, "np.sort per segment")):
+        rs = rows(name)
+        if rs:
+            r = rs[max(rs)]
+            ratio = r["parallel_s"] / r["numpy_s"]
+            out.append(f"{name} n={r['n']}: {ratio:.2f}x {what} (target <= {limit:g}x) "
+                       f"{'MET' if ratio <= limit else 'not met'}")
     lp = rows("vector_add_loop")
     for n, orig in ORIGINAL_LOOP_S.items():
         if n in lp:
@@ -268,19 +282,22 @@ def check_targets(results: Dict[str, Dict]) -> List[str]:
     return out
 
 
-def print_table(name: str, title: str, prep: Dict[str, float], rows: List[Dict]) -> None:
+def print_table(name: str, title: str, prep: Dict[str, float], rows: List[Dict],
+                pairs: bool = False) -> None:
+    """One kernel's table; the rate column counts n elements per run, or n^2 pairs."""
     print(f"\n## {name}: {title}")
     print(f"one-time: assemble + validate {prep['assemble_validate_s'] * 1e6:.1f} µs, "
           f"lower {prep['lower_s'] * 1e6:.1f} µs")
     peers_col = any("numba_s" in r for r in rows)
     extra = f" | {'numba':>11} | {'par/numba':>9}" if peers_col else ""
     print(f"{'size':>9} | {'sequential':>11} | {'parallel':>11} | {'speedup':>7} | "
-          f"{'Melem/s':>8} | {'numpy':>11} | {'par/numpy':>9}{extra}")
+          f"{'Mpair/s' if pairs else 'Melem/s':>8} | {'numpy':>11} | {'par/numpy':>9}{extra}")
     print("-" * (84 + len(extra)))
     for r in rows:
         n, seq, par, ref = r["n"], r["sequential_s"], r["parallel_s"], r["numpy_s"]
         line = (f"{n:>9} | {fmt_time(seq)} | {fmt_time(par)} | {seq / par:6.2f}x | "
-                f"{n / min(seq, par) / 1e6:8.1f} | {fmt_time(ref)} | {par / ref:8.2f}x")
+                f"{(n * n if pairs else n) / min(seq, par) / 1e6:8.1f} | {fmt_time(ref)} | "
+                f"{par / ref:8.2f}x")
         if "numba_s" in r:
             line += f" | {fmt_time(r['numba_s'])} | {par / r['numba_s']:8.2f}x"
         print(line)
@@ -290,12 +307,13 @@ def plot(results: Dict[str, Dict], header: Dict, path: Path) -> None:
     try:
         import matplotlib
         matplotlib.use("Agg")
+        import matplotlib.ticker
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: no plot", file=sys.stderr)
         return
     names = list(results)
-    cols = 3
+    cols = 4
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
@@ -307,7 +325,8 @@ def plot(results: Dict[str, Dict], header: Dict, path: Path) -> None:
         if all("numba_s" in r for r in data):
             ax.loglog(n, [r["numba_s"] for r in data], "d:", label="numba prange")
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("n")
+        ax.set_xlabel(f"n ({results[name].get('unit', 'elements')})")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_ylabel("seconds")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
